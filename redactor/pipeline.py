@@ -7,23 +7,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+import numpy as np
+
+from redactor import load as loader
+from redactor import mrz as mrz_reader
 from redactor.config import Settings
-from redactor.core import Status
-from redactor.record import KeyStore
+from redactor.core import Decision, Document, Region, Status
+from redactor.decide import PageFindings, decide
+from redactor.errors import RejectedInput
+from redactor.faces import CenterFaceDetector, enhance_contrast
+from redactor.layout import load_layouts, portrait_zones, template_zones
+from redactor.normalise import UprightPage, upright
+from redactor.numbers import find_numbers
+from redactor.ocr import RapidOcrEngine
+from redactor.output import encode_pdf, encode_png
+from redactor.record import KeyStore, build_record
+from redactor.redact import black_out, watermark
+
+# A face this sure, still visible after redaction, stops publication.
+LEFTOVER_FACE_SCORE = 0.5
 
 
 @dataclass
 class Engines:
     """The loaded models. Loading takes a second; build one per process and reuse it."""
 
-    ocr: Any
-    faces: Any
+    ocr: RapidOcrEngine
+    faces: CenterFaceDetector
+    layouts: dict
 
     @classmethod
     def load(cls) -> "Engines":
-        raise NotImplementedError  # filled in by the pipeline work
+        return cls(ocr=RapidOcrEngine(), faces=CenterFaceDetector(), layouts=load_layouts())
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,31 @@ class Outcome:
     reject_code: str | None = None  # see redactor.errors.RejectCode
 
 
+def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
+    """Everything sensitive on one upright page: MRZ, personal numbers, photos."""
+    lines = list(page_upright.lines)
+    mrz = mrz_reader.parse(lines)
+    viz_lines = [l for l in lines if not (mrz and l in mrz.source_lines)]
+    numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None)
+    image = page_upright.image
+    h, w = image.shape[:2]
+    main_faces = engines.faces.detect(image, threshold=0.5)
+    faint_faces = engines.faces.detect(enhance_contrast(image), threshold=0.3, max_side=1280)
+    zones = portrait_zones(main_faces, faint_faces, lines, (w, h))
+    zones += template_zones(mrz, engines.layouts, (w, h))
+    return PageFindings(upright=page_upright, mrz=mrz, numbers=numbers, zones=zones)
+
+
+def leftover_faces(images: list[np.ndarray], findings: list[PageFindings], engines: Engines) -> list[str]:
+    """After blacking out: is any face still visible? Then we are not sure, whatever we think we found."""
+    reasons = []
+    for image, f in zip(images, findings):
+        upright_image = np.ascontiguousarray(np.rot90(image, f.upright.k))
+        if engines.faces.detect(upright_image, threshold=LEFTOVER_FACE_SCORE):
+            reasons.append(f"A face-like region remains visible after redaction (page {f.page_index + 1}).")
+    return reasons
+
+
 def redact_document(
     data: bytes,
     *,
@@ -52,4 +95,46 @@ def redact_document(
     settings: Settings,
     purpose: str | None = None,
 ) -> Outcome:
-    raise NotImplementedError  # filled in by the pipeline work
+    try:
+        document = loader.load(data, settings)
+    except RejectedInput as exc:
+        record = keys.sign(build_record(status="rejected", reasons=[exc.message]))
+        return Outcome(status="rejected", reasons=[exc.message], record=record, reject_code=exc.code)
+
+    findings = [find(upright(page, engines.ocr), engines) for page in document.pages]
+    decision = decide(findings)
+
+    images, drawn = _black_out_pages(document, decision)
+    if decision.status == "redacted":
+        decision.reasons.extend(leftover_faces(images, findings, engines))
+        if decision.reasons:
+            decision.status = "needs_review"
+
+    if decision.status != "redacted":
+        record = keys.sign(build_record(status=decision.status, reasons=decision.reasons, findings=findings, engines=engines))
+        return Outcome(status=decision.status, reasons=decision.reasons, record=record)
+
+    if purpose:
+        keep = [[f.upright.to_page_box(l.box) for l in f.upright.lines] for f in findings]
+        images = [watermark(img, purpose, date.today(), k) for img, k in zip(images, keep)]
+    output, ext, media = _encode(document, images)
+    record = keys.sign(
+        build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)
+    )
+    return Outcome(status="redacted", reasons=[], record=record, output=output, extension=ext, media_type=media)
+
+
+def _black_out_pages(document: Document, decision: Decision) -> tuple[list[np.ndarray], list[Region]]:
+    images, drawn = [], []
+    for page in document.pages:
+        image, boxes = black_out(page.image, [r for r in decision.regions if r.page == page.index])
+        images.append(image)
+        drawn.extend(boxes)
+    return images, drawn
+
+
+def _encode(document: Document, images: list[np.ndarray]) -> tuple[bytes, str, str]:
+    if document.is_pdf or len(images) > 1:
+        sizes = [p.pdf_size_pt or (p.size[0] * 72 / 200, p.size[1] * 72 / 200) for p in document.pages]
+        return encode_pdf(images, sizes), "pdf", "application/pdf"
+    return encode_png(images[0]), "png", "image/png"

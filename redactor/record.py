@@ -129,3 +129,69 @@ def verify_record(
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _document_summary(findings: list) -> dict[str, Any]:  # list[PageFindings]
+    from redactor.mrz import yymmdd_to_date
+
+    mrz = next((f.mrz for f in findings if f.mrz is not None), None)
+    text = " ".join(l.text for f in findings for l in f.upright.lines).lower()
+    if mrz is None:
+        kind = "driving_licence" if ("rijbewijs" in text or "driving licence" in text) else "unknown"
+        return {"type": kind, "issuing_state": None, "mrz_valid": None, "mrz_checks": None, "expiry_date": None,
+                "expired": None, "surname": None, "given_names": None, "birth_date": None, "document_number_masked": None}
+    kind = {"P": "passport", "I": "identity_card", "A": "identity_card", "C": "identity_card", "V": "visa"}.get(
+        mrz.document_code[:1], "travel_document"
+    )
+    expiry = yymmdd_to_date(mrz.expiry_date, future=True)
+    birth = yymmdd_to_date(mrz.birth_date, future=False)
+    number = mrz.document_number
+    return {
+        "type": kind,
+        "mrz_format": mrz.format,
+        "issuing_state": mrz.issuing_state,
+        "mrz_valid": mrz.valid,
+        "mrz_checks": mrz.checks,
+        "expiry_date": expiry.isoformat() if expiry else None,
+        "expired": (expiry < utc_now().date()) if expiry else None,
+        "surname": mrz.surname,
+        "given_names": mrz.given_names,
+        "birth_date": birth.isoformat() if birth else None,
+        # Never the full number: the last three characters are enough to match a case file.
+        "document_number_masked": ("*" * max(0, len(number) - 3) + number[-3:]) if number else None,
+    }
+
+
+def build_record(
+    *,
+    status: str,
+    reasons: list[str],
+    findings: list | None = None,
+    engines: Any = None,
+    regions: list | None = None,
+    output: bytes | None = None,
+) -> dict[str, Any]:
+    """The unsigned verification record. It holds no BSN, no image and no full document number."""
+    import uuid
+
+    from redactor import __version__
+
+    record: dict[str, Any] = {
+        "record_id": str(uuid.uuid4()),
+        "issued_at": utc_now().isoformat().replace("+00:00", "Z"),
+        "status": status,
+        "reasons": reasons,
+        "document": _document_summary(findings) if findings else None,
+        "pages": len(findings) if findings else None,
+        "redactions": [
+            {"kind": r.kind, "page": r.page, "box": [int(v) for v in r.box]} for r in (regions or [])
+        ],
+        "redacted_sha256": sha256_hex(output) if output is not None else None,
+        "engine": {
+            "name": "id-redactor",
+            "version": __version__,
+            "ocr": getattr(getattr(engines, "ocr", None), "name", None),
+            "faces": getattr(getattr(engines, "faces", None), "name", None),
+        },
+    }
+    return record

@@ -1,0 +1,111 @@
+"""Where the photos of the holder are: the detected faces turned into portrait zones, plus
+the zones a document's layout says hold a photo even when the detector misses it.
+
+Layout templates live in `models/layouts.json`, in units of the MRZ character pitch,
+measured from the left end and the top of the MRZ's first line (so they scale and move with
+the document, whatever the scan resolution).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from redactor.core import Box, TextLine
+from redactor.faces import Face
+from redactor.geometry import area, clip, covered_fraction, expand, intersection, width
+from redactor.mrz import MrzResult
+
+LAYOUTS_PATH = Path(__file__).resolve().parent.parent / "models" / "layouts.json"
+
+MAIN_SCORE = 0.6
+GHOST_SCORE = 0.35
+
+
+@dataclass(frozen=True)
+class PortraitZone:
+    kind: str  # "portrait" or "ghost_portrait"
+    box: Box
+    reason: str
+
+
+def load_layouts(path: Path = LAYOUTS_PATH) -> dict:
+    return json.loads(path.read_text())
+
+
+def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int]) -> Box:
+    """The whole photo around a face: hair, ears and shoulders, but not the text column beside it."""
+    w = width(face.box)
+    h = face.box[3] - face.box[1]
+    box = expand(face.box, 0.45 * w, 0.45 * h, 0.45 * w, 0.55 * h)
+    cx = (face.box[0] + face.box[2]) / 2
+    right, left = box[2], box[0]
+    for line in lines:
+        if line.confidence < 0.8 or len(line.text.strip()) < 3:
+            continue
+        overlaps_rows = line.box[1] < box[3] and line.box[3] > box[1]
+        if not overlaps_rows:
+            continue
+        # Fields printed beside the photo stay readable; the face itself is never cut.
+        if line.box[0] > face.box[2] and line.box[0] < right:
+            right = max(face.box[2] + 0.1 * w, line.box[0] - 2)
+        if line.box[2] < face.box[0] and line.box[2] > left and line.box[2] < cx:
+            left = min(face.box[0] - 0.1 * w, line.box[2] + 2)
+    return clip((left, box[1], right, box[3]), *size)
+
+
+def _ghost_box(face: Face, size: tuple[int, int]) -> Box:
+    w = width(face.box)
+    h = face.box[3] - face.box[1]
+    return clip(expand(face.box, 0.35 * w, 0.4 * h, 0.35 * w, 0.4 * h), *size)
+
+
+def _mrz_frame(mrz: MrzResult) -> tuple[float, float, float]:
+    x0, y0, x1, _ = mrz.line_boxes[0]
+    return x0, y0, (x1 - x0) / len(mrz.lines[0])
+
+
+def template_zones(mrz: MrzResult | None, layouts: dict, size: tuple[int, int]) -> list[PortraitZone]:
+    """Photo zones that the layout of this document type always has."""
+    if mrz is None:
+        return []
+    zones = []
+    x0, y0, u = _mrz_frame(mrz)
+    for key in (f"{mrz.issuing_state}/{mrz.format}", f"*/{mrz.format}"):
+        for zone in layouts.get(key, {}).get("photo_zones", []):
+            a, b, c, d = zone["box"]
+            box = clip((x0 + a * u, y0 + b * u, x0 + c * u, y0 + d * u), *size)
+            zones.append(PortraitZone(zone["kind"], box, f"{zone['kind'].replace('_', ' ')} zone of the {key} layout"))
+    return zones
+
+
+def portrait_zones(
+    main_faces: list[Face],
+    ghost_faces: list[Face],
+    lines: list[TextLine],
+    size: tuple[int, int],
+) -> list[PortraitZone]:
+    """Detected faces as zones. The largest confident face is the main portrait; smaller or
+    fainter faces elsewhere are ghost portraits (or further photos, all blacked out)."""
+    confident = sorted((f for f in main_faces if f.score >= MAIN_SCORE), key=lambda f: -area(f.box))
+    zones: list[PortraitZone] = []
+    main_area = area(confident[0].box) if confident else 0.0
+    for face in confident:
+        if area(face.box) >= 0.45 * main_area:
+            zones.append(PortraitZone("portrait", _portrait_box(face, lines, size), "face detected"))
+        else:
+            zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "small face detected"))
+    for face in ghost_faces:
+        if face.score < GHOST_SCORE:
+            continue
+        if any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
+            continue
+        if main_area and area(face.box) > 1.5 * main_area:
+            continue  # a face-like texture bigger than the portrait is not a ghost image
+        zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "faint face detected"))
+    return zones
+
+
+def overlaps_any(box: Box, zones: list[PortraitZone]) -> bool:
+    return any(intersection(box, z.box) > 0 for z in zones)

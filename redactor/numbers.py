@@ -1,0 +1,196 @@
+"""Find personal numbers (the BSN and foreign equivalents) in the recognised text.
+
+Three handles, any one is enough to black a number out:
+1. a 9-digit number that passes the elfproef (python-stdnum) is a BSN, unless it is the
+   document number;
+2. a digit run next to a personal-number label ("Persoonsnummer", "Personal No.", "BSN",
+   driving-licence field "4d", ...) is one, checksum or not (OCR may have misread a digit);
+3. the value of the MRZ personal-number field, wherever it is printed in the visual zone.
+A label with no readable number next to it makes the document `needs_review`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stdnum.nl import bsn as stdnum_bsn
+
+from redactor.core import Box, TextLine
+from redactor.geometry import height
+
+# Lower-case, spaces removed. OCR drops or mangles accents, so keep the ASCII core.
+LABELS = (
+    "persoonsnummer",
+    "personalno",
+    "personalnumber",
+    "personalcode",
+    "personalidentitycode",
+    "burgerservicenummer",
+    "bsn",
+    "sofinummer",
+    "sofi-nummer",
+    "sofi.nr",
+    "npersonnel",
+    "numeropersonnel",
+    "numéropersonnel",
+    "personaskods",
+    "henkilötunnus",
+    "henkilotunnus",
+    "rodnécíslo",
+    "rodnecislo",
+    "rodnéčíslo",
+    "osobnícíslo",
+    "asmenskodas",
+    "pesel",
+    "cnp",
+    "emšo",
+    "emso",
+    "identificationno",
+)
+# Driving licence field 4d holds the BSN on Dutch licences: "4d.", "4d ", "4d:".
+LICENCE_FIELD = re.compile(r"(?<![0-9a-z])4d(?![a-z])", re.IGNORECASE)
+
+_TO_DIGIT = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "|": "1", "i": "1",
+                           "Z": "2", "S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9", "T": "7"})
+# A run of digits, possibly grouped with dots, spaces, dashes or slashes (123 456 782, 1234.56.782, 110101/111).
+DIGIT_RUN = re.compile(r"[0-9OoQDIl|iZSsBGgqT](?:[ .\-/]?[0-9OoQDIl|iZSsBGgqT]){5,}")
+
+
+@dataclass(frozen=True)
+class NumberHit:
+    kind: str  # "bsn" or "personal_number"
+    box: Box
+    reason: str
+
+
+@dataclass(frozen=True)
+class NumberFindings:
+    hits: list[NumberHit]
+    review_reasons: list[str]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s.:/\-_()]", "", text.lower())
+
+
+def _has_label(text: str) -> bool:
+    s = _squash(text)
+    return any(label in s for label in LABELS) or bool(LICENCE_FIELD.search(text))
+
+
+def _label_end(text: str) -> int:
+    """Index in `text` just after the label, so a value on the same line is what follows."""
+    m = LICENCE_FIELD.search(text)
+    if m:
+        return m.end()
+    lowered = text.lower()
+    best = 0
+    for label in LABELS:
+        # Tolerate spaces/dots inside the label as printed ("Personal No.").
+        pattern = r"[\s.:/\-_()]*".join(re.escape(c) for c in label)
+        found = re.search(pattern, lowered)
+        if found:
+            best = max(best, found.end())
+    return best
+
+
+def _digit_runs(text: str, *, min_digits: int) -> list[tuple[int, int, str]]:
+    runs = []
+    for m in DIGIT_RUN.finditer(text):
+        raw = m.group(0)
+        digits = re.sub(r"[ .\-/]", "", raw).translate(_TO_DIGIT)
+        real = sum(c.isdigit() for c in raw)
+        # Mostly real digits: letters that look like digits only fill in OCR slips.
+        if len(digits) >= min_digits and real >= max(min_digits - 2, len(digits) * 0.6):
+            runs.append((m.start(), m.end(), digits))
+    return runs
+
+
+def _is_bsn(digits: str) -> bool:
+    return len(digits) == 9 and stdnum_bsn.is_valid(digits)
+
+
+def _near_below(label: TextLine, line: TextLine) -> bool:
+    """`line` is the value printed under (or right after) `label` on a passport/card."""
+    h = height(label.box)
+    lx0, ly0, lx1, ly1 = label.box
+    x0, y0, x1, y1 = line.box
+    below = ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
+    beside = abs((y0 + y1) / 2 - (ly0 + ly1) / 2) < 0.6 * h and lx1 - h <= x0 <= lx1 + 12 * h
+    return below or beside
+
+
+def _fuzzy_find(haystack: str, needle: str, max_errors: int) -> int:
+    """Start index of `needle` in `haystack` with at most `max_errors` substitutions, or -1."""
+    n = len(needle)
+    for i in range(len(haystack) - n + 1):
+        if sum(a != b for a, b in zip(haystack[i : i + n], needle)) <= max_errors:
+            return i
+    return -1
+
+
+def _mrz_value_hits(line: TextLine, value: str) -> list[NumberHit]:
+    """Where the MRZ personal number is printed in `line`, whole or as its last part."""
+    # Map squashed positions back to the printed text.
+    keep = [i for i, c in enumerate(line.text) if c.isalnum()]
+    squashed = "".join(line.text[i] for i in keep).upper()
+    upper_value = value.upper()
+    hits = []
+    start = _fuzzy_find(squashed.translate(_TO_DIGIT), upper_value.translate(_TO_DIGIT), 1 if len(value) >= 8 else 0)
+    length = len(value)
+    if start < 0:
+        # Printed split (Finnish HETU: birth date, then "-426U"): the tail alone still identifies.
+        for tail in range(len(value) - 1, 3, -1):
+            suffix = upper_value[-tail:]
+            pos = squashed.find(suffix)
+            if pos >= 0 and (pos + tail == len(squashed) or not squashed[pos + tail].isalnum()):
+                start, length = pos, tail
+                break
+    if start >= 0:
+        a, b = keep[start], keep[start + length - 1] + 1
+        hits.append(NumberHit("personal_number", line.span_box(a, b), "the MRZ personal number, printed"))
+    return hits
+
+
+def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: str | None) -> NumberFindings:
+    hits: list[NumberHit] = []
+    reviews: list[str] = []
+    doc_no = (document_number or "").upper()
+
+    for line in lines:
+        for a, b, digits in _digit_runs(line.text, min_digits=9):
+            if _is_bsn(digits) and digits != doc_no:
+                hits.append(NumberHit("bsn", line.span_box(a, b), "a 9-digit number that passes the BSN check"))
+        for value in mrz_values:
+            hits.extend(_mrz_value_hits(line, value))
+
+    for label in (l for l in lines if _has_label(l.text)):
+        found = False
+        # Value on the label's own line, after the label.
+        end = _label_end(label.text)
+        for a, b, _ in _digit_runs(label.text[end:], min_digits=6):
+            hits.append(NumberHit("bsn", label.span_box(end + a, end + b), f"number next to the label '{label.text[:end].strip()}'"))
+            found = True
+        for other in lines:
+            if other is label or not _near_below(label, other):
+                continue
+            for a, b, _ in _digit_runs(other.text, min_digits=6):
+                hits.append(NumberHit("bsn", other.span_box(a, b), f"number under the label '{label.text.strip()[:40]}'"))
+                found = True
+        if not found:
+            reviews.append(
+                f"A personal-number label ('{label.text.strip()[:40]}') was found but no readable number next to it."
+            )
+    return NumberFindings(hits=_dedupe(hits), review_reasons=reviews)
+
+
+def _dedupe(hits: list[NumberHit]) -> list[NumberHit]:
+    seen: set[tuple[int, int, int, int]] = set()
+    out = []
+    for h in hits:
+        key = tuple(round(v) for v in h.box)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out

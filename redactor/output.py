@@ -1,0 +1,30 @@
+"""Encode the redacted pages. Nothing of the original travels along: no EXIF, XMP, ICC
+profile or comments in a PNG; a PDF gets one fresh raster image per page, no text layer,
+no metadata, no attachments."""
+
+from __future__ import annotations
+
+import io
+
+import pymupdf as fitz
+import numpy as np
+from PIL import Image
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    # A fresh Image from raw pixels carries no info dict, so nothing but pixels is written.
+    Image.fromarray(image, mode="RGB").save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def encode_pdf(images: list[np.ndarray], page_sizes_pt: list[tuple[float, float]]) -> bytes:
+    doc = fitz.open()
+    for image, (w, h) in zip(images, page_sizes_pt):
+        page = doc.new_page(width=w, height=h)
+        page.insert_image(page.rect, stream=encode_png(image))
+    doc.set_metadata({})
+    doc.del_xml_metadata()
+    data = doc.tobytes(garbage=4, deflate=True, no_new_id=True)
+    doc.close()
+    return data

@@ -1,0 +1,684 @@
+"""`redactor watch`: privacy staff drop scans into inbox/ and get, for each one, exactly one of
+    done/NAME.redacted.(png|pdf) + done/NAME.record.json   (the original deleted),
+    review/NAME.ext + review/NAME.reason.txt               (needs_review: the original, moved),
+    failed/NAME.ext + failed/NAME.error.txt                (not a readable document).
+
+Crash-safety protocol
+=====================
+The process may die at any instant (kill -9, power cut). Every step below is ordered so that a
+restart can finish the job without losing an input or turning one input into two outputs.
+
+1. Ownership. A watcher locks processing/<wid>.lock (flock, held for its whole life; locked
+   under a hidden name and renamed into place, so a visible lock is never unlocked while its
+   owner lives) and keeps its claims in processing/<wid>/. The kernel drops a flock when the
+   process dies, so "I can lock it" means "its owner is dead". That is what makes several
+   watchers on one root (or one root shared with other services) safe.
+2. Stability. An inbox file becomes a candidate once its size, mtime and inode have not changed
+   for --stable-seconds. watchdog events wake the loop; a full rescan every --poll-interval
+   catches what events miss (network shares). Hidden names and *.part/*.tmp/... are ignored.
+3. Claim. mkdir processing/<wid>/<claim>/in/ and rename(inbox/NAME, .../in/NAME). rename() is
+   atomic: of two watchers exactly one gets the file, the other gets ENOENT and moves on.
+4. Name. Reserve the output stem with an O_EXCL create of processing/names/<stem> holding the
+   claim id, and take it only if none of its output names exists yet ("scan", else "scan-2", ...).
+   Then write manifest.json (name, stem, attempts) atomically into the claim. The manifest fixes
+   the output names, so a re-run after a crash writes over its own partial work instead of
+   making a second copy. A stem's reservation is dropped only after its outputs exist.
+5. Run. attempts += 1 in the manifest (a file that keeps killing the watcher goes to failed/
+   after --max-attempts), then run the pipeline on the bytes.
+6. Commit. First delete outputs of this stem that an earlier, interrupted attempt left in
+   another place (the stem is ours, so they are ours). Then:
+     done:   atomic_write done/STEM.redacted.EXT, then done/STEM.record.json (written last: a
+             record means a complete pair), then unlink the original;
+     review: atomic_write review/STEM.reason.txt, then move the original to review/STEM.EXT;
+     failed: atomic_write failed/STEM.error.txt, then move the original to failed/STEM.EXT.
+   atomic_write = temp file + fsync + rename + directory fsync. Moves are link()+unlink() (never
+   overwrite; a crash in between leaves two names of one inode, which a re-run recognises), or a
+   checked rename() where hard links are unsupported. So the original leaves the claim only
+   after everything else is durable.
+7. Tidy. Remove the reservation, then the manifest and the claim directory.
+
+Recovery, at start and on every rescan: lock every other watcher's lock that can be locked (its
+owner is dead), rename its claims into our own directory, delete it. Then for each of our claims:
+  no original in in/          -> step 6 happened: only remove temp files and do step 7;
+  original, no manifest       -> continue at step 4 (dropping any reservation made before the crash);
+  original and manifest       -> delete atomic_write temp files of the stem, continue at step 5.
+Invariant: at any instant an input is in exactly one of inbox/, a claim's in/, review/ or
+failed/ (or it is deleted after done/ holds its redacted copy and record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from redactor import pipeline
+from redactor.config import Settings
+from redactor.fsutil import atomic_write, fsync_dir
+from redactor.record import KeyStore, sha256_hex
+from redactor.watch_store import (
+    DONE_FILE_MODE,
+    PRIVATE_FILE_MODE,
+    Claim,
+    ConfigError,
+    Manifest,
+    NameTaken,
+    NotRegularFile,
+    Outputs,
+    Owner,
+    WatchDirs,
+    adopt_abandoned,
+    claim_file,
+    is_candidate_name,
+    is_link_of,
+    list_claims,
+    move_no_clobber,
+    read_original,
+    release_reservations,
+    remove_claim_dir,
+    reserve_stem,
+)
+
+log = logging.getLogger("redactor.watch")
+
+Destination = Literal["done", "review", "failed"]
+
+
+class WatchSettings(BaseSettings):
+    """REDACTOR_WATCH_* variables; command-line options win over them."""
+
+    model_config = SettingsConfigDict(env_prefix="REDACTOR_WATCH_", extra="ignore")
+
+    root: Path | None = None
+    inbox: Path | None = None
+    processing: Path | None = None
+    done: Path | None = None
+    review: Path | None = None
+    failed: Path | None = None
+    poll_interval: float = Field(5.0, gt=0)
+    # A copy over a slow share can pause for seconds; raise this for such shares.
+    stable_seconds: float = Field(3.0, ge=0)
+    max_attempts: int = Field(5, ge=1)
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Where one document goes and what is written there."""
+
+    destination: Destination
+    status: str  # the pipeline status, or "error" when the pipeline could not run
+    note: str = ""  # review/…reason.txt or failed/…error.txt
+    output: bytes | None = None
+    extension: str | None = None
+    record: dict[str, Any] | None = None
+    reject_code: str | None = None
+
+
+@dataclass(frozen=True)
+class DocResult:
+    """What happened to one claimed file; `paths` are its final files (never logged: they carry names)."""
+
+    claim_id: str
+    destination: Destination
+    status: str
+    seconds: float
+    attempts: int
+    redactions: dict[str, int]
+    record_id: str | None
+    reject_code: str | None
+    paths: tuple[Path, ...]
+
+
+class EnginesUnavailable(Exception):
+    """The OCR/face models could not be loaded: stop instead of failing every document."""
+
+
+@dataclass
+class ClaimContext:
+    """Everything `process_claim` needs; `on_step` is called after each durable step (tests use it
+    to stop the work exactly there, as a crash would)."""
+
+    dirs: WatchDirs
+    engines: Callable[[], pipeline.Engines]
+    keys: KeyStore
+    settings: Settings
+    max_attempts: int = 5
+    purpose: str | None = None
+    on_step: Callable[[str], None] | None = None
+
+    def step(self, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name)
+
+
+# --- one document ----------------------------------------------------------------------------
+
+
+def _bullets(reasons: list[str]) -> str:
+    return "".join(f"- {r}\n" for r in reasons) or "- (no reason given)\n"
+
+
+def verdict_from_outcome(outcome: pipeline.Outcome, name: str) -> Verdict:
+    record = outcome.record or {}
+    record_line = f"Record id: {record.get('record_id', '-')}\n"
+    if outcome.status == "redacted":
+        output = outcome.output
+        # Publish only what the signed record describes; anything else goes to a human.
+        if output and outcome.extension in ("png", "pdf") and record.get("redacted_sha256") == sha256_hex(output):
+            return Verdict("done", "redacted", output=output, extension=outcome.extension, record=record)
+        reasons = ["the redacted copy did not match its verification record, so it was not published"]
+        status = "needs_review"
+    elif outcome.status == "needs_review":
+        reasons, status = outcome.reasons, "needs_review"
+    elif outcome.status == "rejected":
+        note = (
+            f"This file could not be processed as an identity document ({outcome.reject_code or 'rejected'}).\n"
+            f"Nothing was published. Original file name: {name}\n{record_line}Reasons:\n{_bullets(outcome.reasons)}"
+        )
+        return Verdict("failed", "rejected", note=note, record=record, reject_code=outcome.reject_code)
+    else:
+        reasons, status = [f"unexpected pipeline status {outcome.status!r}"], "needs_review"
+    note = (
+        "This document needs a manual check; nothing was published.\n"
+        f"Original file name: {name}\n{record_line}Reasons:\n{_bullets(reasons)}"
+    )
+    return Verdict("review", status, note=note, record=record)
+
+
+def _failed(name: str, why: str) -> Verdict:
+    return Verdict("failed", "error", note=f"{why}\nNothing was published. Original file name: {name}\n")
+
+
+def _decide(original: Path, manifest: Manifest, engines: pipeline.Engines, ctx: ClaimContext) -> Verdict:
+    if manifest.attempts > ctx.max_attempts:
+        return _failed(
+            manifest.name,
+            f"The watcher stopped {manifest.attempts - 1} times while processing this file, so it was set "
+            "aside to let the other files through. Move it back into inbox/ to try again.",
+        )
+    try:
+        # One byte over the limit is enough for the pipeline to say "too_large".
+        data = read_original(original, ctx.settings.max_bytes + 1)
+    except NotRegularFile:
+        return _failed(manifest.name, "This is not a regular file (a link, folder or device), so it was not read.")
+    except OSError as exc:
+        return _failed(manifest.name, f"The file could not be read: {exc.strerror or exc.__class__.__name__}.")
+    try:
+        outcome = pipeline.redact_document(
+            data, engines=engines, keys=ctx.keys, settings=ctx.settings, purpose=ctx.purpose
+        )
+    except Exception as exc:  # the pipeline promises not to raise; if it does, never lose the file
+        return _failed(manifest.name, f"The redaction pipeline failed on this file ({exc.__class__.__name__}).")
+    return verdict_from_outcome(outcome, manifest.name)
+
+
+def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: ClaimContext) -> tuple[Path, ...]:
+    dirs = ctx.dirs
+    if verdict.destination == "done":
+        assert verdict.output is not None and verdict.extension is not None
+        keep = (outs.redacted(verdict.extension), outs.record)
+    elif verdict.destination == "review":
+        keep = (outs.reason, outs.original_in(dirs.review))
+    else:
+        keep = (outs.error, outs.original_in(dirs.failed))
+    # Leftovers of an earlier attempt of this claim that ended elsewhere (the stem is reserved for us).
+    removed = False
+    for path in outs.written():
+        if path not in keep and os.path.lexists(path):
+            path.unlink()
+            removed = True
+    for path in outs.moved_originals():
+        if path not in keep and is_link_of(path, original):
+            path.unlink()
+            removed = True
+    if removed:
+        for directory in (dirs.done, dirs.review, dirs.failed):
+            fsync_dir(directory)
+    ctx.step("cleared")
+
+    if verdict.destination == "done":
+        atomic_write(keep[0], verdict.output or b"", DONE_FILE_MODE)
+        ctx.step("wrote_output")
+        record = json.dumps(verdict.record, indent=2, ensure_ascii=False).encode() + b"\n"
+        atomic_write(keep[1], record, DONE_FILE_MODE)
+        ctx.step("wrote_record")
+        original.unlink()
+        fsync_dir(claim.in_dir)
+        ctx.step("removed_original")
+    else:
+        atomic_write(keep[0], verdict.note.encode(), PRIVATE_FILE_MODE)
+        ctx.step("wrote_note")
+        if not original.is_symlink():
+            os.chmod(original, PRIVATE_FILE_MODE)  # an unredacted original: owner only
+        move_no_clobber(original, keep[1])
+        ctx.step("moved_original")
+    return keep
+
+
+def process_claim(claim: Claim, ctx: ClaimContext) -> DocResult | None:
+    """Finish one claimed file, whatever state an earlier (crashed) attempt left it in.
+
+    Returns None when there was nothing left to process (the crash came after the commit).
+    Raises on I/O trouble (disk full, permissions): the claim then stays for the next sweep.
+    """
+    started = time.monotonic()
+    dirs = ctx.dirs
+    original = claim.original()
+    manifest = Manifest.load(claim)
+    if original is None:
+        if manifest is not None:
+            Outputs(manifest.stem, manifest.ext, dirs).remove_temp_files()
+        release_reservations(dirs, claim)
+        remove_claim_dir(claim)
+        return None
+    engines = ctx.engines()  # before counting an attempt: a missing model is not the file's fault
+    if manifest is None:
+        release_reservations(dirs, claim)
+        stem, ext = reserve_stem(dirs, claim, original.name)
+        manifest = Manifest(name=original.name, stem=stem, ext=ext)
+    else:
+        release_reservations(dirs, claim, keep=manifest.stem)
+        Outputs(manifest.stem, manifest.ext, dirs).remove_temp_files()
+    manifest.attempts += 1
+    manifest.save(claim)
+    ctx.step("manifest")
+
+    verdict = _decide(original, manifest, engines, ctx)
+    for _ in range(3):
+        outs = Outputs(manifest.stem, manifest.ext, dirs)
+        try:
+            paths = _commit(claim, original, outs, verdict, ctx)
+            break
+        except NameTaken:
+            # Someone put a file under our reserved name by hand: undo our part, take the next name.
+            for path in outs.written():
+                path.unlink(missing_ok=True)
+            stem, ext = reserve_stem(dirs, claim, manifest.name)
+            release_reservations(dirs, claim, keep=stem)
+            manifest.stem, manifest.ext = stem, ext
+            manifest.save(claim)
+    else:
+        raise NameTaken("no free output name after three tries")
+
+    release_reservations(dirs, claim)
+    ctx.step("released")
+    remove_claim_dir(claim)
+    record = verdict.record or {}
+    kinds = Counter(str(r.get("kind")) for r in record.get("redactions", []) if isinstance(r, dict))
+    return DocResult(
+        claim_id=claim.id,
+        destination=verdict.destination,
+        status=verdict.status,
+        seconds=round(time.monotonic() - started, 3),
+        attempts=manifest.attempts,
+        redactions=dict(sorted(kinds.items())),
+        record_id=record.get("record_id"),
+        reject_code=verdict.reject_code,
+        paths=paths,
+    )
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    signature: tuple[int, int, int]
+    since: float
+    skip: bool = False  # claiming failed for this version of the file; retry once it changes
+
+
+@dataclass
+class StabilityTracker:
+    """Decides when an inbox file is complete: unchanged size, mtime and inode for `window` seconds."""
+
+    window: float
+    seen: dict[str, _Seen] = field(default_factory=dict)
+
+    def scan(self, inbox: Path, now: float) -> tuple[list[str], float | None]:
+        """Names ready to claim (oldest first), and when the next still-changing file may be ready."""
+        ready: list[tuple[float, str]] = []
+        next_due: float | None = None
+        present: set[str] = set()
+        for entry in os.scandir(inbox):
+            if not is_candidate_name(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                continue  # folders are not documents; staff see them stay
+            present.add(entry.name)
+            signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+            seen = self.seen.get(entry.name)
+            if seen is None or seen.signature != signature:
+                seen = self.seen[entry.name] = _Seen(signature, now)
+            if seen.skip:
+                continue
+            due = seen.since + self.window
+            if now >= due:
+                ready.append((seen.since, entry.name))
+            else:
+                next_due = due if next_due is None else min(next_due, due)
+        for name in set(self.seen) - present:
+            del self.seen[name]
+        return [name for _, name in sorted(ready)], next_due
+
+    def skip(self, name: str) -> None:
+        if name in self.seen:
+            self.seen[name].skip = True
+
+    def forget(self, name: str) -> None:
+        self.seen.pop(name, None)
+
+
+def _start_observer(inbox: Path, wake: threading.Event) -> Any:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            wake.set()
+
+    observer = Observer()
+    observer.daemon = True
+    try:
+        observer.schedule(Handler(), str(inbox), recursive=False)
+        observer.start()
+    except OSError as exc:  # e.g. inotify watch limit: the periodic rescan still works
+        log.warning("watch_events_unavailable", extra={"fields": {"error": exc.__class__.__name__}})
+        return None
+    return observer
+
+
+@dataclass
+class WatchConfig:
+    poll_interval: float = 5.0
+    stable_seconds: float = 3.0
+    max_attempts: int = 5
+    purpose: str | None = None
+
+
+class _LazyEngines:
+    """Loads the models on first use (a cron run with an empty inbox never pays for them)."""
+
+    def __init__(self, load: Callable[[], pipeline.Engines]) -> None:
+        self._load = load
+        self._engines: pipeline.Engines | None = None
+
+    def __call__(self) -> pipeline.Engines:
+        if self._engines is None:
+            try:
+                self._engines = self._load()
+            except Exception as exc:
+                raise EnginesUnavailable(exc.__class__.__name__) from exc
+        return self._engines
+
+
+class Watcher:
+    def __init__(
+        self,
+        dirs: WatchDirs,
+        config: WatchConfig,
+        settings: Settings,
+        stop: threading.Event,
+        load_engines: Callable[[], pipeline.Engines] | None = None,
+    ) -> None:
+        self.dirs = dirs
+        self.config = config
+        self.settings = settings
+        self.stop = stop
+        self.wake = threading.Event()
+        self.engines = _LazyEngines(load_engines or pipeline.Engines.load)
+        self.errors = 0
+        self.processed = 0
+
+    def _context(self) -> ClaimContext:
+        return ClaimContext(
+            dirs=self.dirs,
+            engines=self.engines,
+            keys=KeyStore(self.settings.key_dir),
+            settings=self.settings,
+            max_attempts=self.config.max_attempts,
+            purpose=self.config.purpose,
+        )
+
+    def _handle(self, claim: Claim, ctx: ClaimContext, recovered: bool) -> None:
+        try:
+            result = process_claim(claim, ctx)
+        except EnginesUnavailable:
+            raise
+        except Exception as exc:
+            self.errors += 1
+            # The claim stays in processing/ and is retried on the next sweep.
+            log.error("document_error", extra={"fields": {"claim": claim.id, "error": exc.__class__.__name__}})
+            return
+        if result is None:
+            return
+        self.processed += 1
+        log.info(
+            "document",
+            extra={
+                "fields": {
+                    "claim": result.claim_id,
+                    "outcome": result.status,
+                    "destination": result.destination,
+                    "seconds": result.seconds,
+                    "redactions": result.redactions,
+                    "record_id": result.record_id,
+                    "reject_code": result.reject_code,
+                    "attempt": result.attempts,
+                    "recovered": recovered,
+                }
+            },
+        )
+
+    def _sweep(self, owner: Owner, ctx: ClaimContext) -> None:
+        adopted = adopt_abandoned(owner)
+        if adopted:
+            log.warning("adopted_claims", extra={"fields": {"count": adopted}})
+        for claim in list_claims(owner):
+            if self.stop.is_set():
+                return
+            self._handle(claim, ctx, recovered=True)
+
+    def run(self, once: bool = False) -> int:
+        """Process until stopped (or, with `once`, until the inbox holds no more candidates)."""
+        owner = Owner.acquire(self.dirs.processing)
+        observer = None if once else _start_observer(self.dirs.inbox, self.wake)
+        ctx = self._context()
+        tracker = StabilityTracker(self.config.stable_seconds)
+        log.info("watch_started", extra={"fields": {"watcher": owner.wid, "once": once}})
+        try:
+            next_sweep = 0.0
+            while not self.stop.is_set():
+                try:
+                    if time.monotonic() >= next_sweep:
+                        self._sweep(owner, ctx)
+                        next_sweep = time.monotonic() + self.config.poll_interval
+                    ready, next_due = tracker.scan(self.dirs.inbox, time.monotonic())
+                except OSError as exc:  # e.g. the share went away: keep trying, the files are safe
+                    self.errors += 1
+                    log.error("scan_error", extra={"fields": {"error": exc.__class__.__name__}})
+                    if once:
+                        break
+                    self.stop.wait(self.config.poll_interval)
+                    continue
+                for name in ready:
+                    if self.stop.is_set():
+                        break
+                    try:
+                        claim = claim_file(self.dirs.inbox / name, owner)
+                    except OSError as exc:
+                        tracker.skip(name)
+                        log.warning("claim_failed", extra={"fields": {"error": exc.__class__.__name__}})
+                        continue
+                    tracker.forget(name)
+                    if claim is not None:
+                        self._handle(claim, ctx, recovered=False)
+                if ready:
+                    continue
+                if once and next_due is None:
+                    break
+                deadline = min(next_sweep, next_due if next_due is not None else next_sweep)
+                # Short slices: a signal handler only sets `stop`, and a busy writer must not spin us.
+                self.wake.wait(max(0.05, min(0.5, deadline - time.monotonic())))
+                self.wake.clear()
+        except EnginesUnavailable as exc:
+            log.error("engines_unavailable", extra={"fields": {"error": str(exc)}})
+            return 1
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=2)
+            owner.release()
+        log.info("watch_stopped", extra={"fields": {"processed": self.processed, "errors": self.errors}})
+        return 1 if once and self.errors else 0
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: {"ts", "level", "event", ...fields}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        doc.update(getattr(record, "fields", {}))
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, help="base directory holding inbox/ processing/ done/ review/ failed/")
+    for name, what in (
+        ("inbox", "where staff drop scans"),
+        ("processing", "claimed files in progress (same filesystem as inbox)"),
+        ("done", "redacted copies and records"),
+        ("review", "originals that need a manual check (mode 0700)"),
+        ("failed", "files that are not readable documents (mode 0700)"),
+    ):
+        parser.add_argument(f"--{name}", type=Path, metavar="DIR", help=f"{what}; default ROOT/{name}")
+    parser.add_argument("--once", action="store_true", help="process what is in the inbox, then exit")
+    parser.add_argument(
+        "--poll-interval", type=_positive_float, metavar="SECONDS", help="full rescan period (default 5)"
+    )
+    parser.add_argument(
+        "--stable-seconds",
+        type=_non_negative_float,
+        metavar="SECONDS",
+        help="a file must stay unchanged this long before it is picked up (default 3)",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        metavar="N",
+        help="a file that was being processed when the watcher died N times goes to failed/ (default 5)",
+    )
+    parser.add_argument("--purpose", help="purpose text for the watermark on the redacted copy")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:  # the caller (CLI, tests) may have set logging up already
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLineFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _error(message: str) -> int:
+    print(f"redactor watch: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        env = WatchSettings()
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _error(f"invalid REDACTOR_* setting: {problems}")
+
+    def pick(name: str) -> Any:
+        value = getattr(args, name, None)
+        return value if value is not None else getattr(env, name)
+
+    try:
+        dirs = WatchDirs.under(
+            pick("root"), **{n: pick(n) for n in ("inbox", "processing", "done", "review", "failed")}
+        )
+        dirs.prepare()
+    except ConfigError as exc:
+        return _error(str(exc))
+    config = WatchConfig(
+        poll_interval=pick("poll_interval"),
+        stable_seconds=pick("stable_seconds"),
+        max_attempts=pick("max_attempts"),
+        purpose=pick("purpose"),
+    )
+    _setup_logging(getattr(args, "log_level", "INFO"))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()  # finish the current document, then exit
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return Watcher(dirs, config, settings, stop).run(once=bool(getattr(args, "once", False)))
+    except ConfigError as exc:
+        return _error(str(exc))
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="redactor watch", description=__doc__.split("\n\n")[0])
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))
