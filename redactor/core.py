@@ -13,7 +13,7 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 Status = Literal["redacted", "needs_review", "rejected"]
-RegionKind = Literal["bsn", "personal_number", "portrait", "ghost_portrait", "text_layer"]
+RegionKind = Literal["bsn", "personal_number", "portrait", "ghost_portrait", "face", "text_layer"]
 
 
 @dataclass(frozen=True)

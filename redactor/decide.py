@@ -29,6 +29,7 @@ class PageFindings:
     mrz: MrzResult | None
     numbers: NumberFindings
     zones: list[PortraitZone]
+    ghost_expected: bool = False
 
     @property
     def page_index(self) -> int:
@@ -57,6 +58,8 @@ def _page_reasons(f: PageFindings, n_pages: int) -> list[str]:
     portraits = [z for z in f.zones if z.kind == "portrait"]
     if f.mrz is not None and f.mrz.format == "TD3" and not portraits:
         reasons.append(f"This is a passport page, but its photo could not be located{where}.")
+    if f.ghost_expected and not any(z.kind == "ghost_portrait" for z in f.zones):
+        reasons.append(f"This document type carries a second, faint portrait (ghost image) that could not be located{where}.")
     if f.mrz is not None and f.mrz.issuing_state == "NLD" and not f.numbers.hits:
         reasons.append(f"This is a Dutch document, but its printed BSN could not be found{where}.")
     if f.zones and not f.looks_like_id():

@@ -31,10 +31,12 @@ class CenterFaceDetector:
             self._model = CenterFace(backend="onnxrt")
 
     def detect(self, image: np.ndarray, *, threshold: float, max_side: int = 800) -> list[Face]:
-        """Faces in an RGB image. The image is scaled so its longer side is `max_side`."""
+        """Faces in an RGB image, scaled so its longer side is `max_side` (small scans are
+        enlarged: their portraits are too few pixels for the detector otherwise)."""
         h, w = image.shape[:2]
-        scale = min(1.0, max_side / max(h, w)) if max_side else 1.0
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        scale = min(3.0, max_side / max(h, w))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation) if scale != 1 else image
         dets, _ = self._model(np.ascontiguousarray(small), threshold=threshold)
         return [
             Face(box=(float(d[0]) / scale, float(d[1]) / scale, float(d[2]) / scale, float(d[3]) / scale), score=float(d[4]))

@@ -9,17 +9,18 @@ the document, whatever the scan resolution).
 from __future__ import annotations
 
 import json
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
 from redactor.core import Box, TextLine
 from redactor.faces import Face
 from redactor.geometry import area, clip, covered_fraction, expand, intersection, width
-from redactor.mrz import MrzResult
+from redactor.mrz import MrzResult, yymmdd_to_date
 
 LAYOUTS_PATH = Path(__file__).resolve().parent.parent / "models" / "layouts.json"
 
-MAIN_SCORE = 0.6
+MAIN_SCORE = 0.5
 GHOST_SCORE = 0.35
 
 
@@ -38,7 +39,8 @@ def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int]) -> B
     """The whole photo around a face: hair, ears and shoulders, but not the text column beside it."""
     w = width(face.box)
     h = face.box[3] - face.box[1]
-    box = expand(face.box, 0.45 * w, 0.45 * h, 0.45 * w, 0.55 * h)
+    # Passport photos frame the face at about half their width and height (ICAO 9303).
+    box = expand(face.box, 0.6 * w, 0.6 * h, 0.6 * w, 0.75 * h)
     cx = (face.box[0] + face.box[2]) / 2
     right, left = box[2], box[0]
     for line in lines:
@@ -58,7 +60,7 @@ def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int]) -> B
 def _ghost_box(face: Face, size: tuple[int, int]) -> Box:
     w = width(face.box)
     h = face.box[3] - face.box[1]
-    return clip(expand(face.box, 0.35 * w, 0.4 * h, 0.35 * w, 0.4 * h), *size)
+    return clip(expand(face.box, 0.7 * w, 0.7 * h, 0.7 * w, 0.8 * h), *size)
 
 
 def _mrz_frame(mrz: MrzResult) -> tuple[float, float, float]:
@@ -80,14 +82,27 @@ def template_zones(mrz: MrzResult | None, layouts: dict, size: tuple[int, int]) 
     return zones
 
 
+def ghost_expected(mrz: MrzResult | None, layouts: dict) -> bool:
+    if mrz is None:
+        return False
+    layout = layouts.get(f"{mrz.issuing_state}/{mrz.format}", {})
+    if not layout.get("ghost_expected", False):
+        return False
+    since = layout.get("ghost_expected_from_expiry")
+    expiry = yymmdd_to_date(mrz.expiry_date, future=True)
+    # An unreadable expiry date cannot rule the newer model out.
+    return not (since and expiry and expiry < date.fromisoformat(since))
+
+
 def portrait_zones(
     main_faces: list[Face],
-    ghost_faces: list[Face],
+    faint_faces: list[Face],
     lines: list[TextLine],
     size: tuple[int, int],
+    mrz_top: float | None = None,
 ) -> list[PortraitZone]:
     """Detected faces as zones. The largest confident face is the main portrait; smaller or
-    fainter faces elsewhere are ghost portraits (or further photos, all blacked out)."""
+    fainter faces are ghost portraits (or further photos: all are blacked out)."""
     confident = sorted((f for f in main_faces if f.score >= MAIN_SCORE), key=lambda f: -area(f.box))
     zones: list[PortraitZone] = []
     main_area = area(confident[0].box) if confident else 0.0
@@ -96,13 +111,18 @@ def portrait_zones(
             zones.append(PortraitZone("portrait", _portrait_box(face, lines, size), "face detected"))
         else:
             zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "small face detected"))
-    for face in ghost_faces:
-        if face.score < GHOST_SCORE:
-            continue
-        if any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
+    top = min((z.box[1] for z in zones if z.kind == "portrait"), default=None)
+    for face in faint_faces:
+        if face.score < GHOST_SCORE or any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
             continue
         if main_area and area(face.box) > 1.5 * main_area:
             continue  # a face-like texture bigger than the portrait is not a ghost image
+        centre = (face.box[1] + face.box[3]) / 2
+        if top is not None and mrz_top is not None and not top <= centre <= mrz_top:
+            # Outside the data area (between the portrait's top and the MRZ): not a ghost image.
+            # Still blacked out, but it does not count as the document's ghost portrait.
+            zones.append(PortraitZone("face", _ghost_box(face, size), "faint face-like region outside the data area"))
+            continue
         zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "faint face detected"))
     return zones
 

@@ -70,17 +70,25 @@ class MrzResult:
 
     @property
     def personal_numbers(self) -> list[str]:
-        """The value in each personal-number field (its longest run; stray '<' misreads split it)."""
-        runs = [max(f.text.split("<"), key=len) for f in self.personal_fields]
-        return [r for r in runs if len(r) >= 4]
+        """The value in each personal-number field. A single '<' inside is part of the number
+        (the Finnish '211271<426U' is printed 211271-426U); '<<' ends it."""
+        values = [f.text.strip("<").split("<<")[0].replace("<", "") for f in self.personal_fields]
+        return [v for v in values if len(v) >= 4]
 
     def cell_box(self, line: int, start: int, end: int) -> Box:
-        """The box of character cells [start, end) of an MRZ line (OCR-B is monospaced)."""
+        """The box of character cells [start, end) of an MRZ line.
+
+        OCR-B is monospaced and all MRZ lines share one left edge and one pitch, so the
+        pitch comes from the line OCR read most completely (OCR often drops trailing
+        filler from a line, which would stretch its cells)."""
         n = len(self.lines[line])
+        ref = max(range(len(self.source_lines)), key=lambda i: min(len(clean_line(self.source_lines[i].text)), n))
+        rx0, _, rx1, _ = self.line_boxes[ref]
+        pitch = (rx1 - rx0) / min(len(clean_line(self.source_lines[ref].text)), n) if self.source_lines[ref].text else 0
+        x0 = min(b[0] for b in self.line_boxes)
+        _, y0, _, y1 = self.line_boxes[line]
+        uniform = (x0 + start * pitch, y0, x0 + end * pitch, y1)
         src = self.source_lines[line]
-        x0, y0, x1, y1 = self.line_boxes[line]
-        cell = (x1 - x0) / n
-        uniform = (x0 + start * cell, y0, x0 + end * cell, y1)
         # Per-character boxes are exact when OCR read exactly the right number of characters.
         if len(src.chars) == n and len(src.text) == n:
             return union(uniform, src.span_box(start, end))
@@ -93,12 +101,12 @@ def clean_line(text: str) -> str:
 
 
 def looks_like_mrz(text: str) -> bool:
-    t = clean_line(text)
-    if len(t) < 26:
+    """Long, upper case, only MRZ characters, and filler or many digits."""
+    raw = text.replace(" ", "").replace("«", "<<")
+    if len(raw) < 26:
         return False
-    raw = text.upper().replace(" ", "")
-    valid = sum(1 for c in raw if c.isalnum() or c in "<«")
-    return valid / max(len(raw), 1) > 0.9 and (t.count("<") >= 2 or sum(c.isdigit() for c in t) >= 12)
+    valid = sum(1 for c in raw if c.isdigit() or "A" <= c <= "Z" or c == "<")
+    return valid / len(raw) >= 0.9 and (raw.count("<") >= 2 or sum(c.isdigit() for c in raw) >= 12)
 
 
 def _fit(line: str, n: int) -> str:
@@ -144,12 +152,14 @@ def _group(lines: list[TextLine]) -> list[list[TextLine]]:
 
 
 def _format_for(group: list[TextLine]) -> tuple[str, int] | None:
+    """TD1 has three lines of 30, TD2 two of 36, TD3 two of 44. OCR drops trailing filler,
+    so the longest line tells the length."""
     n = len(group)
-    mean_len = sum(len(clean_line(l.text)) for l in group) / n
+    longest = max(len(clean_line(l.text)) for l in group)
     if n >= 3:
         return "TD1", 30
     if n == 2:
-        return ("TD3", 44) if mean_len > 40 else ("TD2", 36) if mean_len > 33 else ("TD1", 30)
+        return ("TD3", 44) if longest > 40 else ("TD2", 36) if longest > 32 else ("TD1", 30)
     return None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from stdnum.nl import bsn as stdnum_bsn
 
 from redactor.core import Box, TextLine
-from redactor.geometry import height
+from redactor.geometry import area, height, intersection, union
 
 # Lower-case, spaces removed. OCR drops or mangles accents, so keep the ASCII core.
 LABELS = (
@@ -186,11 +186,13 @@ def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: 
 
 
 def _dedupe(hits: list[NumberHit]) -> list[NumberHit]:
-    seen: set[tuple[int, int, int, int]] = set()
-    out = []
-    for h in hits:
-        key = tuple(round(v) for v in h.box)
-        if key not in seen:
-            seen.add(key)
-            out.append(h)
-    return out
+    """One hit per printed number: overlapping hits merge into their union, a BSN wins."""
+    merged: list[NumberHit] = []
+    for hit in sorted(hits, key=lambda h: h.kind != "bsn"):
+        for i, kept in enumerate(merged):
+            if intersection(hit.box, kept.box) > 0.5 * min(area(hit.box), area(kept.box)):
+                merged[i] = NumberHit(kept.kind, union(kept.box, hit.box), kept.reason)
+                break
+        else:
+            merged.append(hit)
+    return merged

@@ -19,7 +19,7 @@ from redactor.core import Decision, Document, Region, Status
 from redactor.decide import PageFindings, decide
 from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, enhance_contrast
-from redactor.layout import load_layouts, portrait_zones, template_zones
+from redactor.layout import ghost_expected, load_layouts, portrait_zones, template_zones
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
 from redactor.ocr import RapidOcrEngine
@@ -72,9 +72,11 @@ def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
     h, w = image.shape[:2]
     main_faces = engines.faces.detect(image, threshold=0.5)
     faint_faces = engines.faces.detect(enhance_contrast(image), threshold=0.3, max_side=1280)
-    zones = portrait_zones(main_faces, faint_faces, lines, (w, h))
+    zones = portrait_zones(main_faces, faint_faces, lines, (w, h), mrz.line_boxes[0][1] if mrz else None)
     zones += template_zones(mrz, engines.layouts, (w, h))
-    return PageFindings(upright=page_upright, mrz=mrz, numbers=numbers, zones=zones)
+    return PageFindings(
+        upright=page_upright, mrz=mrz, numbers=numbers, zones=zones, ghost_expected=ghost_expected(mrz, engines.layouts)
+    )
 
 
 def leftover_faces(images: list[np.ndarray], findings: list[PageFindings], engines: Engines) -> list[str]:

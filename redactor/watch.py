@@ -60,12 +60,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from redactor import pipeline
 from redactor.config import Settings
 from redactor.fsutil import atomic_write, fsync_dir
 from redactor.record import KeyStore, sha256_hex
@@ -91,6 +90,9 @@ from redactor.watch_store import (
     remove_claim_dir,
     reserve_stem,
 )
+
+if TYPE_CHECKING:  # the pipeline imports the OCR/face stacks (~1.5 s); `redactor --help` must not wait
+    from redactor.pipeline import Engines, Outcome
 
 log = logging.getLogger("redactor.watch")
 
@@ -153,7 +155,7 @@ class ClaimContext:
     to stop the work exactly there, as a crash would)."""
 
     dirs: WatchDirs
-    engines: Callable[[], pipeline.Engines]
+    engines: Callable[[], "Engines"]
     keys: KeyStore
     settings: Settings
     max_attempts: int = 5
@@ -172,7 +174,7 @@ def _bullets(reasons: list[str]) -> str:
     return "".join(f"- {r}\n" for r in reasons) or "- (no reason given)\n"
 
 
-def verdict_from_outcome(outcome: pipeline.Outcome, name: str) -> Verdict:
+def verdict_from_outcome(outcome: "Outcome", name: str) -> Verdict:
     record = outcome.record or {}
     record_line = f"Record id: {record.get('record_id', '-')}\n"
     if outcome.status == "redacted":
@@ -203,7 +205,7 @@ def _failed(name: str, why: str) -> Verdict:
     return Verdict("failed", "error", note=f"{why}\nNothing was published. Original file name: {name}\n")
 
 
-def _decide(original: Path, manifest: Manifest, engines: pipeline.Engines, ctx: ClaimContext) -> Verdict:
+def _decide(original: Path, manifest: Manifest, engines: "Engines", ctx: ClaimContext) -> Verdict:
     if manifest.attempts > ctx.max_attempts:
         return _failed(
             manifest.name,
@@ -217,8 +219,10 @@ def _decide(original: Path, manifest: Manifest, engines: pipeline.Engines, ctx: 
         return _failed(manifest.name, "This is not a regular file (a link, folder or device), so it was not read.")
     except OSError as exc:
         return _failed(manifest.name, f"The file could not be read: {exc.strerror or exc.__class__.__name__}.")
+    from redactor.pipeline import redact_document
+
     try:
-        outcome = pipeline.redact_document(
+        outcome = redact_document(
             data, engines=engines, keys=ctx.keys, settings=ctx.settings, purpose=ctx.purpose
         )
     except Exception as exc:  # the pipeline promises not to raise; if it does, never lose the file
@@ -260,7 +264,7 @@ def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: 
         fsync_dir(claim.in_dir)
         ctx.step("removed_original")
     else:
-        atomic_write(keep[0], verdict.note.encode(), PRIVATE_FILE_MODE)
+        atomic_write(keep[0], verdict.note.encode("utf-8", "surrogateescape"), PRIVATE_FILE_MODE)
         ctx.step("wrote_note")
         if not original.is_symlink():
             os.chmod(original, PRIVATE_FILE_MODE)  # an unredacted original: owner only
@@ -417,17 +421,25 @@ class WatchConfig:
 class _LazyEngines:
     """Loads the models on first use (a cron run with an empty inbox never pays for them)."""
 
-    def __init__(self, load: Callable[[], pipeline.Engines]) -> None:
+    def __init__(self, load: Callable[[], "Engines"]) -> None:
         self._load = load
-        self._engines: pipeline.Engines | None = None
+        self._engines: "Engines | None" = None
 
-    def __call__(self) -> pipeline.Engines:
+    def __call__(self) -> "Engines":
         if self._engines is None:
+            started = time.monotonic()
             try:
                 self._engines = self._load()
             except Exception as exc:
                 raise EnginesUnavailable(exc.__class__.__name__) from exc
+            log.info("engines_loaded", extra={"fields": {"seconds": round(time.monotonic() - started, 3)}})
         return self._engines
+
+
+def _load_engines() -> "Engines":
+    from redactor.pipeline import Engines
+
+    return Engines.load()
 
 
 class Watcher:
@@ -437,14 +449,14 @@ class Watcher:
         config: WatchConfig,
         settings: Settings,
         stop: threading.Event,
-        load_engines: Callable[[], pipeline.Engines] | None = None,
+        load_engines: Callable[[], "Engines"] | None = None,
     ) -> None:
         self.dirs = dirs
         self.config = config
         self.settings = settings
         self.stop = stop
         self.wake = threading.Event()
-        self.engines = _LazyEngines(load_engines or pipeline.Engines.load)
+        self.engines = _LazyEngines(load_engines or _load_engines)
         self.errors = 0
         self.processed = 0
 
@@ -499,6 +511,7 @@ class Watcher:
 
     def run(self, once: bool = False) -> int:
         """Process until stopped (or, with `once`, until the inbox holds no more candidates)."""
+        self.dirs.prepare()
         owner = Owner.acquire(self.dirs.processing)
         observer = None if once else _start_observer(self.dirs.inbox, self.wake)
         ctx = self._context()

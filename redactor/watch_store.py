@@ -30,7 +30,7 @@ TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", ".swp"
 # Output stems are cut to this many bytes, so "STEM-9999.redacted.png" and atomic_write's
 # ".NAME.xxxxxxxx.part" stay under the usual 255-byte name limit.
 MAX_STEM_BYTES = 150
-# A lock or reservation this old that nobody holds is a leftover, not a file being set up.
+# An empty reservation this old is a crash leftover, not one being written right now.
 LEFTOVER_AGE_SECONDS = 60.0
 
 MANIFEST = "manifest.json"
@@ -229,11 +229,10 @@ def adopt_abandoned(owner: Owner) -> int:
     """Move the claims of dead watchers into `owner`'s directory; returns how many were adopted."""
     processing = owner.dir.parent
     adopted = 0
-    now = time.time()
     for entry in list(os.scandir(processing)):
         name = entry.name
         if name.startswith(".w-") and name.endswith(".lock.tmp"):
-            _remove_stale_tmp_lock(Path(entry.path), now)
+            _remove_stale_tmp_lock(Path(entry.path))
             continue
         if not (name.startswith("w-") and name.endswith(".lock")) or name == owner.lock_path.name:
             continue
@@ -273,10 +272,10 @@ def adopt_abandoned(owner: Owner) -> int:
     return adopted
 
 
-def _remove_stale_tmp_lock(path: Path, now: float) -> None:
+def _remove_stale_tmp_lock(path: Path) -> None:
+    # Lockable means abandoned, or an owner between create and flock: its flock or rename then
+    # fails and it simply starts over with a new id.
     try:
-        if now - path.stat().st_mtime < LEFTOVER_AGE_SECONDS:
-            return
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return
@@ -332,7 +331,8 @@ def new_claim_id() -> str:
 def claim_file(path: Path, owner: Owner) -> Claim | None:
     """Atomically take `path` out of the inbox. None when another watcher was faster."""
     claim = Claim(owner.dir / new_claim_id())
-    claim.in_dir.mkdir(parents=True, mode=PRIVATE_MODE)
+    claim.dir.mkdir(mode=PRIVATE_MODE)
+    claim.in_dir.mkdir(mode=PRIVATE_MODE)
     try:
         os.rename(path, claim.in_dir / path.name)
     except OSError as exc:
@@ -394,25 +394,44 @@ def _reservation_path(dirs: WatchDirs, stem: str) -> Path:
     return dirs.names / stem.casefold()
 
 
+def _create_reservation(path: Path, claim: Claim) -> bool:
+    """Create `path` holding the claim id, atomically and only if it does not exist yet."""
+    tmp = path.parent / f".tmp-{claim.id}"
+    tmp.write_text(claim.id)
+    try:
+        # link() publishes a complete file and refuses to replace one: no half-written reservation.
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    # No hard links on this share: O_EXCL create; a crash before the write leaves an empty file.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(claim.id)
+    return True
+
+
 def reserve_stem(dirs: WatchDirs, claim: Claim, name: str) -> tuple[str, str]:
     """Pick the first free stem among 'scan', 'scan-2', 'scan-3', ... and reserve it for `claim`.
 
-    Reservation is an O_EXCL create in processing/names/, so two watchers never pick the same
-    stem; a stem is free when additionally none of its output names exists yet. A claim drops its
-    reservation only after its outputs exist, so a stem used before is seen as taken.
+    A reservation is a file processing/names/<stem> created exclusively, so two watchers never
+    pick the same stem; a stem is free when additionally none of its output names exists yet.
+    A claim drops its reservation only after its outputs exist, so a used stem is seen as taken.
     """
     base, ext = base_stem(name)
     for n in range(1, 100_000):
         stem = base if n == 1 else f"{base}-{n}"
         path = _reservation_path(dirs, stem)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-        except FileExistsError:
+        if not _create_reservation(path, claim):
             continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(claim.id)
-            fh.flush()
-            os.fsync(fh.fileno())
         if any(os.path.lexists(p) for p in Outputs(stem, ext, dirs).all()):
             path.unlink()
             continue
@@ -426,16 +445,19 @@ def release_reservations(dirs: WatchDirs, claim: Claim, keep: str | None = None)
     reserving a stem and writing the manifest."""
     keep_path = _reservation_path(dirs, keep) if keep is not None else None
     now = time.time()
-    for entry in os.scandir(dirs.names):
+    for entry in list(os.scandir(dirs.names)):
         path = Path(entry.path)
         if path == keep_path:
+            continue
+        if entry.name == f".tmp-{claim.id}":
+            path.unlink(missing_ok=True)
             continue
         try:
             owner_id = path.read_text()
             age = now - entry.stat().st_mtime
         except (FileNotFoundError, UnicodeDecodeError):
             continue
-        # Empty: a crash between create and write; nobody takes a minute for that write.
+        # Empty (only on shares without hard links): a crash between create and write.
         if owner_id == claim.id or (owner_id == "" and age > LEFTOVER_AGE_SECONDS):
             path.unlink(missing_ok=True)
     fsync_dir(dirs.names)
