@@ -172,8 +172,11 @@ def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: 
         for a, b, _ in _digit_runs(label.text[end:], min_digits=6):
             hits.append(NumberHit("bsn", label.span_box(end + a, end + b), f"number next to the label '{label.text[:end].strip()}'"))
             found = True
+        same_line = found
         for other in lines:
-            if other is label or not _near_below(label, other):
+            # A value on the label's own line is the one; the line under it is another field
+            # (on a driving licence, field 5 under "4d." is the licence number).
+            if same_line or other is label or not _near_below(label, other):
                 continue
             for a, b, _ in _digit_runs(other.text, min_digits=6):
                 hits.append(NumberHit("bsn", other.span_box(a, b), f"number under the label '{label.text.strip()[:40]}'"))
