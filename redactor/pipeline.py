@@ -71,7 +71,9 @@ def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
     image = page_upright.image
     h, w = image.shape[:2]
     main_faces = engines.faces.detect(image, threshold=0.5)
-    faint_faces = engines.faces.detect(enhance_contrast(image), threshold=0.3, max_side=1280)
+    # Faint ghost images show up at some scales and not others: look at two.
+    enhanced = enhance_contrast(image)
+    faint_faces = [f for side in (640, 1280) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
     zones = portrait_zones(main_faces, faint_faces, lines, (w, h), mrz.line_boxes[0][1] if mrz else None)
     zones += template_zones(mrz, engines.layouts, (w, h))
     return PageFindings(
