@@ -1,0 +1,73 @@
+"""The command-line contract other parts of the product and the acceptance checks call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, SAMPLES
+
+REDACTOR = [sys.executable, "-m", "redactor.cli"]
+
+
+def run(args: list[str], tmp_path: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {**os.environ, "REDACTOR_KEY_DIR": str(tmp_path / "keys")}
+    return subprocess.run(REDACTOR + args, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_redact_verify_and_keys(tmp_path):
+    out = tmp_path / "out"
+    result = run(["redact", str(SAMPLES / "nl_passport_2021_scan300.jpg"), "--out", str(out)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["nl_passport_2021_scan300.record.json", "nl_passport_2021_scan300.redacted.png"]
+    record = out / "nl_passport_2021_scan300.record.json"
+    redacted = out / "nl_passport_2021_scan300.redacted.png"
+
+    ok = run(["verify", str(record), "--file", str(redacted)], tmp_path)
+    assert ok.returncode == 0 and ok.stdout.startswith("valid")
+
+    wrong = run(["verify", str(record), "--file", str(SAMPLES / "nl_passport_2021_scan300.jpg")], tmp_path)
+    assert wrong.returncode == 1 and len(wrong.stdout.strip().splitlines()) == 1
+
+    changed = json.loads(record.read_text())
+    changed["document"]["surname"] = "SOMEONE ELSE"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(changed))
+    assert run(["verify", str(forged)], tmp_path).returncode == 1
+
+    jwk = json.loads(run(["keys", "public"], tmp_path).stdout)
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk
+    assert oct((tmp_path / "keys" / "current.jwk").stat().st_mode & 0o777) == "0o600"
+
+    # Someone else's key does not verify our record.
+    other = run(["verify", str(record)], tmp_path / "other")
+    assert other.returncode == 1
+
+
+def test_mixed_batch_exit_code_and_outputs(tmp_path):
+    out = tmp_path / "out"
+    garbage = tmp_path / "scan.jpg"
+    garbage.write_text("this is not a picture")
+    inputs = [SAMPLES / "nl_idcard_2021_back.jpg", SAMPLES / "nl_idcard_2021_back_bsn_smeared.jpg"]
+    result = run(["redact", *map(str, inputs), "--out", str(out)], tmp_path)
+    assert result.returncode == 3, result.stderr  # one needs review, the other is still done
+    names = {p.name for p in out.iterdir()}
+    assert "nl_idcard_2021_back.redacted.png" in names
+    assert "nl_idcard_2021_back_bsn_smeared.redacted.png" not in names
+    assert "nl_idcard_2021_back_bsn_smeared.record.json" in names
+    assert "%" in result.stderr  # progress bar for a batch
+
+    bad = run(["redact", str(garbage), "--out", str(out)], tmp_path)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr and "not a JPEG" in bad.stderr
+    assert not any(p.name.startswith("scan.redacted") or p.name.endswith(".part") for p in out.iterdir())
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    for args in (["redact", "--out", str(tmp_path)], ["redact", str(tmp_path / "missing.jpg"), "--out", str(tmp_path)], ["nonsense"]):
+        result = run(args, tmp_path)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
