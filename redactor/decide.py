@@ -35,9 +35,15 @@ class PageFindings:
     def page_index(self) -> int:
         return self.upright.page.index
 
+    def _squashed_text(self) -> str:
+        return re.sub(r"[\s.:'/\-]", "", " ".join(l.text for l in self.upright.all_lines).lower())
+
     def looks_like_id(self) -> bool:
-        text = re.sub(r"[\s.:'/\-]", "", " ".join(l.text for l in self.upright.lines).lower())
-        return self.mrz is not None or bool(DOCUMENT_WORDS.search(text))
+        return self.mrz is not None or bool(DOCUMENT_WORDS.search(self._squashed_text()))
+
+    def is_dutch_driving_licence(self) -> bool:
+        # Dutch licences carry the BSN in field 4d and have no MRZ to cross-check it.
+        return self.mrz is None and "rijbewijs" in self._squashed_text()
 
 
 def _mrz_regions(f: PageFindings) -> list[Region]:
@@ -62,6 +68,8 @@ def _page_reasons(f: PageFindings, n_pages: int) -> list[str]:
         reasons.append(f"This document type carries a second, faint portrait (ghost image) that could not be located{where}.")
     if f.mrz is not None and f.mrz.issuing_state == "NLD" and not f.numbers.hits:
         reasons.append(f"This is a Dutch document, but its printed BSN could not be found{where}.")
+    if f.is_dutch_driving_licence() and not f.numbers.hits:
+        reasons.append(f"This is a Dutch driving licence, but the BSN in field 4d could not be found{where}.")
     if f.zones and not f.looks_like_id():
         reasons.append(f"A face was found on a page that is not recognisable as an identity document{where}.")
     return reasons

@@ -1,9 +1,7 @@
-"""Where the photos of the holder are: the detected faces turned into portrait zones, plus
-the zones a document's layout says hold a photo even when the detector misses it.
-
-Layout templates live in `models/layouts.json`, in units of the MRZ character pitch,
-measured from the left end and the top of the MRZ's first line (so they scale and move with
-the document, whatever the scan resolution).
+"""Where the photos of the holder are: detected faces turned into the zones of whole
+photos, and what a document's layout (`models/layouts.json`) says must be there: a passport
+page without a located portrait, or a document type with a ghost image whose ghost was not
+located, needs review rather than a guess.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from pathlib import Path
 
 from redactor.core import Box, TextLine
 from redactor.faces import Face
-from redactor.geometry import area, clip, covered_fraction, expand, intersection, width
+from redactor.geometry import area, clip, covered_fraction, expand, width
 from redactor.mrz import MrzResult, yymmdd_to_date
 
 LAYOUTS_PATH = Path(__file__).resolve().parent.parent / "models" / "layouts.json"
@@ -63,25 +61,6 @@ def _ghost_box(face: Face, size: tuple[int, int]) -> Box:
     return clip(expand(face.box, 0.7 * w, 0.7 * h, 0.7 * w, 0.8 * h), *size)
 
 
-def _mrz_frame(mrz: MrzResult) -> tuple[float, float, float]:
-    x0, y0, x1, _ = mrz.line_boxes[0]
-    return x0, y0, (x1 - x0) / len(mrz.lines[0])
-
-
-def template_zones(mrz: MrzResult | None, layouts: dict, size: tuple[int, int]) -> list[PortraitZone]:
-    """Photo zones that the layout of this document type always has."""
-    if mrz is None:
-        return []
-    zones = []
-    x0, y0, u = _mrz_frame(mrz)
-    for key in (f"{mrz.issuing_state}/{mrz.format}", f"*/{mrz.format}"):
-        for zone in layouts.get(key, {}).get("photo_zones", []):
-            a, b, c, d = zone["box"]
-            box = clip((x0 + a * u, y0 + b * u, x0 + c * u, y0 + d * u), *size)
-            zones.append(PortraitZone(zone["kind"], box, f"{zone['kind'].replace('_', ' ')} zone of the {key} layout"))
-    return zones
-
-
 def ghost_expected(mrz: MrzResult | None, layouts: dict) -> bool:
     if mrz is None:
         return False
@@ -125,7 +104,3 @@ def portrait_zones(
             continue
         zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "faint face detected"))
     return zones
-
-
-def overlaps_any(box: Box, zones: list[PortraitZone]) -> bool:
-    return any(intersection(box, z.box) > 0 for z in zones)

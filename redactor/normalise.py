@@ -27,6 +27,11 @@ class UprightPage:
     k: int  # np.rot90(page.image, k) is upright
     image: np.ndarray  # the upright image
     lines: tuple[TextLine, ...]  # OCR lines in upright coordinates
+    text_layer: tuple[TextLine, ...] = ()  # a PDF's own text, in upright coordinates
+
+    @property
+    def all_lines(self) -> list[TextLine]:
+        return list(self.lines) + list(self.text_layer)
 
     def to_page_box(self, box):  # noqa: ANN001 - Box in, Box out
         from redactor.geometry import unrotate_box
@@ -83,4 +88,4 @@ def upright(page: Page, ocr: OcrEngine) -> UprightPage:
         k, lines = (k_try, second.lines) if second.score > first.score else (0, first.lines)
     image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
-    return UprightPage(page=page, k=k, image=image, lines=tuple(lines) + text_layer)
+    return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)

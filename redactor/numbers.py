@@ -111,14 +111,43 @@ def _is_bsn(digits: str) -> bool:
     return len(digits) == 9 and stdnum_bsn.is_valid(digits)
 
 
-def _near_below(label: TextLine, line: TextLine) -> bool:
-    """`line` is the value printed under (or right after) `label` on a passport/card."""
+def _beside(label: TextLine, line: TextLine) -> bool:
+    """`line` continues `label`'s row to the right ("4d." then "123456782")."""
     h = height(label.box)
-    lx0, ly0, lx1, ly1 = label.box
-    x0, y0, x1, y1 = line.box
-    below = ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
-    beside = abs((y0 + y1) / 2 - (ly0 + ly1) / 2) < 0.6 * h and lx1 - h <= x0 <= lx1 + 12 * h
-    return below or beside
+    ly0, ly1 = label.box[1], label.box[3]
+    y0, y1 = line.box[1], line.box[3]
+    return abs((y0 + y1) / 2 - (ly0 + ly1) / 2) < 0.6 * h and label.box[2] - h <= line.box[0] <= label.box[2] + 12 * h
+
+
+def _below(label: TextLine, line: TextLine) -> bool:
+    """`line` is printed under `label`, as passport values are under their labels."""
+    h = height(label.box)
+    lx0, _, lx1, ly1 = label.box
+    x0, y0, x1, _ = line.box
+    return ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
+
+
+def _label_values(label: TextLine, lines: list[TextLine]) -> list[NumberHit]:
+    """The number a label belongs to: on its own line, else beside it, else the nearest line under it."""
+    end = _label_end(label.text)
+    name = label.text[:end].strip() or label.text.strip()[:40]
+    hits = [
+        NumberHit("bsn", label.span_box(end + a, end + b), f"number next to the label '{name}'")
+        for a, b, _ in _digit_runs(label.text[end:], min_digits=6)
+    ]
+    if hits:
+        return hits
+    others = [l for l in lines if l is not label]
+    for near in (_beside, _below):
+        candidates = sorted((l for l in others if near(label, l)), key=lambda l: l.box[1])
+        for other in candidates:
+            found = [
+                NumberHit("bsn", other.span_box(a, b), f"number {'beside' if near is _beside else 'under'} the label '{name}'")
+                for a, b, _ in _digit_runs(other.text, min_digits=6)
+            ]
+            if found:
+                return found
+    return []
 
 
 def _fuzzy_find(haystack: str, needle: str, max_errors: int) -> int:
@@ -166,21 +195,8 @@ def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: 
             hits.extend(_mrz_value_hits(line, value))
 
     for label in (l for l in lines if _has_label(l.text)):
-        found = False
-        # Value on the label's own line, after the label.
-        end = _label_end(label.text)
-        for a, b, _ in _digit_runs(label.text[end:], min_digits=6):
-            hits.append(NumberHit("bsn", label.span_box(end + a, end + b), f"number next to the label '{label.text[:end].strip()}'"))
-            found = True
-        same_line = found
-        for other in lines:
-            # A value on the label's own line is the one; the line under it is another field
-            # (on a driving licence, field 5 under "4d." is the licence number).
-            if same_line or other is label or not _near_below(label, other):
-                continue
-            for a, b, _ in _digit_runs(other.text, min_digits=6):
-                hits.append(NumberHit("bsn", other.span_box(a, b), f"number under the label '{label.text.strip()[:40]}'"))
-                found = True
+        found = _label_values(label, lines)
+        hits.extend(found)
         if not found:
             reviews.append(
                 f"A personal-number label ('{label.text.strip()[:40]}') was found but no readable number next to it."

@@ -19,7 +19,7 @@ from redactor.core import Decision, Document, Region, Status
 from redactor.decide import PageFindings, decide
 from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, enhance_contrast
-from redactor.layout import ghost_expected, load_layouts, portrait_zones, template_zones
+from redactor.layout import ghost_expected, load_layouts, portrait_zones
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
 from redactor.ocr import RapidOcrEngine
@@ -64,8 +64,10 @@ class Outcome:
 
 def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
     """Everything sensitive on one upright page: MRZ, personal numbers, photos."""
-    lines = list(page_upright.lines)
-    mrz = mrz_reader.parse(lines)
+    lines = page_upright.all_lines
+    # The MRZ from what OCR sees; a scanner's text layer only when OCR found none (mixing
+    # both would pair lines of the two).
+    mrz = mrz_reader.parse(list(page_upright.lines)) or mrz_reader.parse(list(page_upright.text_layer))
     viz_lines = [l for l in lines if not (mrz and l in mrz.source_lines)]
     numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None)
     image = page_upright.image
@@ -75,7 +77,6 @@ def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
     enhanced = enhance_contrast(image)
     faint_faces = [f for side in (640, 1280) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
     zones = portrait_zones(main_faces, faint_faces, lines, (w, h), mrz.line_boxes[0][1] if mrz else None)
-    zones += template_zones(mrz, engines.layouts, (w, h))
     return PageFindings(
         upright=page_upright, mrz=mrz, numbers=numbers, zones=zones, ghost_expected=ghost_expected(mrz, engines.layouts)
     )
@@ -119,7 +120,7 @@ def redact_document(
         return Outcome(status=decision.status, reasons=decision.reasons, record=record)
 
     if purpose:
-        keep = [[f.upright.to_page_box(l.box) for l in f.upright.lines] for f in findings]
+        keep = [[f.upright.to_page_box(l.box) for l in f.upright.all_lines] for f in findings]
         images = [watermark(img, purpose, date.today(), k) for img, k in zip(images, keep)]
     output, ext, media = _encode(document, images)
     record = keys.sign(

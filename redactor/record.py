@@ -135,7 +135,7 @@ def _document_summary(findings: list) -> dict[str, Any]:  # list[PageFindings]
     from redactor.mrz import yymmdd_to_date
 
     mrz = next((f.mrz for f in findings if f.mrz is not None), None)
-    text = " ".join(l.text for f in findings for l in f.upright.lines).lower()
+    text = " ".join(l.text for f in findings for l in f.upright.all_lines).lower()
     if mrz is None:
         kind = "driving_licence" if ("rijbewijs" in text or "driving licence" in text) else "unknown"
         return {"type": kind, "issuing_state": None, "mrz_valid": None, "mrz_checks": None, "expiry_date": None,
