@@ -33,8 +33,9 @@ def load_layouts(path: Path = LAYOUTS_PATH) -> dict:
     return json.loads(path.read_text())
 
 
-def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int]) -> Box:
-    """The whole photo around a face: hair, ears and shoulders, but not the text column beside it."""
+def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int], mrz_top: float | None) -> Box:
+    """The whole photo around a face: hair, ears and shoulders, but not the text column beside
+    it nor the MRZ under it."""
     w = width(face.box)
     h = face.box[3] - face.box[1]
     # Passport photos frame the face at about half their width and height (ICAO 9303).
@@ -52,7 +53,8 @@ def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int]) -> B
             right = max(face.box[2] + 0.1 * w, line.box[0] - 2)
         if line.box[2] < face.box[0] and line.box[2] > left and line.box[2] < cx:
             left = min(face.box[0] - 0.1 * w, line.box[2] + 2)
-    return clip((left, box[1], right, box[3]), *size)
+    bottom = box[3] if mrz_top is None or mrz_top < face.box[3] else min(box[3], mrz_top - 2)
+    return clip((left, box[1], right, bottom), *size)
 
 
 def _ghost_box(face: Face, size: tuple[int, int]) -> Box:
@@ -87,7 +89,7 @@ def portrait_zones(
     main_area = area(confident[0].box) if confident else 0.0
     for face in confident:
         if area(face.box) >= 0.45 * main_area:
-            zones.append(PortraitZone("portrait", _portrait_box(face, lines, size), "face detected"))
+            zones.append(PortraitZone("portrait", _portrait_box(face, lines, size, mrz_top), "face detected"))
         else:
             zones.append(PortraitZone("ghost_portrait", _ghost_box(face, size), "small face detected"))
     top = min((z.box[1] for z in zones if z.kind == "portrait"), default=None)

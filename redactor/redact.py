@@ -41,10 +41,13 @@ def watermark(image: np.ndarray, purpose: str, today: date, keep_clear: list[Box
     text = f"KOPIE - {purpose} - {today.isoformat()}"
     base = Image.fromarray(image).convert("RGBA")
     w, h = base.size
-    size = max(12, int(h * 0.045))
-    font = ImageFont.load_default(size=size)
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
+    size = max(12, int(h * 0.045))
+    # Shrink until the whole line fits across the page.
+    while size > 12 and draw.textlength(text, font=ImageFont.load_default(size=size)) > 0.94 * w:
+        size = int(size * 0.9)
+    font = ImageFont.load_default(size=size)
     tw = draw.textlength(text, font=font)
     # Try bands from the top; take the first that crosses no field that must stay readable.
     candidates = [h * f for f in (0.02, 0.94, 0.5, 0.3, 0.7)]
