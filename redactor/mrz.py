@@ -158,9 +158,9 @@ def _format_for(group: list[TextLine]) -> tuple[str, int] | None:
     longest = max(len(clean_line(l.text)) for l in group)
     if n >= 3:
         return "TD1", 30
-    if n == 2:
-        return ("TD3", 44) if longest > 40 else ("TD2", 36) if longest > 32 else ("TD1", 30)
-    return None
+    if n == 2 and longest > 32:
+        return ("TD3", 44) if longest > 40 else ("TD2", 36)
+    return None  # one line, or two short ones: a TD1 missing a line is no MRZ we can trust
 
 
 def parse(lines: list[TextLine]) -> MrzResult | None:

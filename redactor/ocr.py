@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from typing import Protocol
 
 import numpy as np
@@ -34,10 +33,10 @@ def _quad_box(quad: list[list[float]]) -> Box:
 class RapidOcrEngine:
     name = "rapidocr-ppocrv4"
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int = 2) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
-        n = threads or min(2, os.cpu_count() or 1)
+        n = max(1, threads)
         # The library logs its model paths on start; keep stdout clean for the CLI.
         with contextlib.redirect_stdout(io.StringIO()):
             self._engine = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1)

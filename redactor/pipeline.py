@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,6 +28,8 @@ from redactor.output import encode_pdf, encode_png
 from redactor.record import KeyStore, build_record
 from redactor.redact import black_out, watermark
 
+log = logging.getLogger(__name__)
+
 # A face this sure, still visible after redaction, stops publication.
 LEFTOVER_FACE_SCORE = 0.5
 
@@ -40,8 +43,9 @@ class Engines:
     layouts: dict
 
     @classmethod
-    def load(cls) -> "Engines":
-        return cls(ocr=RapidOcrEngine(), faces=CenterFaceDetector(), layouts=load_layouts())
+    def load(cls, threads: int = 2) -> "Engines":
+        """`threads` per model; a pool of N worker processes on 2 cores wants 2 // N."""
+        return cls(ocr=RapidOcrEngine(threads), faces=CenterFaceDetector(threads), layouts=load_layouts())
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class Outcome:
 
     `output` (the redacted PNG or PDF bytes) is set only when `status == "redacted"`.
     `record` is always the signed verification record, also for needs_review/rejected
-    (then it has no `redacted_sha256` and says why in `reasons`).
+    (then its `redacted_sha256` is null and `reasons` says why).
     """
 
     status: Status
@@ -106,7 +110,13 @@ def redact_document(
         record = keys.sign(build_record(status="rejected", reasons=[exc.message]))
         return Outcome(status="rejected", reasons=[exc.message], record=record, reject_code=exc.code)
 
-    findings = [find(upright(page, engines.ocr), engines) for page in document.pages]
+    try:
+        findings = [find(upright(page, engines.ocr), engines) for page in document.pages]
+    except Exception:  # noqa: BLE001 - a bug must not publish anything, nor crash a batch
+        log.exception("analysis failed")
+        reasons = ["The document could not be analysed completely; a person must check it."]
+        record = keys.sign(build_record(status="needs_review", reasons=reasons, engines=engines))
+        return Outcome(status="needs_review", reasons=reasons, record=record)
     decision = decide(findings)
 
     images, drawn = _black_out_pages(document, decision)

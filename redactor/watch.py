@@ -233,7 +233,8 @@ def _decide(original: Path, manifest: Manifest, engines: "Engines", ctx: ClaimCo
 def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: ClaimContext) -> tuple[Path, ...]:
     dirs = ctx.dirs
     if verdict.destination == "done":
-        assert verdict.output is not None and verdict.extension is not None
+        if not verdict.output or verdict.extension is None:
+            raise ValueError("a done verdict needs output bytes")  # verdict_from_outcome never builds one
         keep = (outs.redacted(verdict.extension), outs.record)
     elif verdict.destination == "review":
         keep = (outs.reason, outs.original_in(dirs.review))
@@ -255,7 +256,7 @@ def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: 
     ctx.step("cleared")
 
     if verdict.destination == "done":
-        atomic_write(keep[0], verdict.output or b"", DONE_FILE_MODE)
+        atomic_write(keep[0], verdict.output, DONE_FILE_MODE)
         ctx.step("wrote_output")
         record = json.dumps(verdict.record, indent=2, ensure_ascii=False).encode() + b"\n"
         atomic_write(keep[1], record, DONE_FILE_MODE)

@@ -1,0 +1,157 @@
+"""The FastAPI application: `create_app(settings)` wires storage, the worker pool, limits,
+metrics, error shapes and the routes (ours, the self-check page's, then the static page)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import redactor
+from api.metrics import create_metrics
+from api.middleware import ServiceMiddleware
+from api.ratelimit import RateLimiter
+from api.retention import purge_periodically
+from api.routes import router
+from api.runner import PoolRunner, QueueFull, RunnerUnavailable, RunTimeout
+from api.services import Services, open_blobs, open_database
+from api.settings import ApiSettings
+from api.upload import UploadError, UploadGate
+from redactor.record import KeyStore
+
+try:  # written by the self-check page work (issue 4); the service runs without it
+    from api.selfcheck import router as selfcheck_router
+except ImportError:  # pragma: no cover - depends on what has landed
+    selfcheck_router = None
+
+log = logging.getLogger("api")
+STATIC_DIR = Path(__file__).parent / "static"
+_STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def _json_error(status: int, detail: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every non-2xx answer has the shape {"detail": {"code": ..., "message": ...}}."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        if not (isinstance(detail, dict) and "code" in detail):
+            detail = {"code": _STATUS_CODES.get(exc.status_code, "error"), "message": str(detail)}
+        return _json_error(exc.status_code, detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        )
+        return _json_error(400, {"code": "invalid_request", "message": problems or "Invalid request."})
+
+    @app.exception_handler(UploadError)
+    async def upload_error(_request: Request, exc: UploadError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return _json_error(exc.status, {"code": exc.code, "message": exc.message}, headers)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(_request: Request, exc: QueueFull) -> JSONResponse:
+        message = "All workers are busy and the queue is full; try again later."
+        return _json_error(503, {"code": "busy", "message": message}, {"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RunnerUnavailable)
+    async def unavailable(_request: Request, exc: RunnerUnavailable) -> JSONResponse:
+        message = "The redaction engine is starting or restarting; try again later."
+        return _json_error(503, {"code": "unavailable", "message": message}, {"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RunTimeout)
+    async def timeout(_request: Request, _exc: RunTimeout) -> JSONResponse:
+        message = "The document was not done within the time limit; nothing was stored."
+        return _json_error(504, {"code": "timeout", "message": message})
+
+
+def build_services(settings: ApiSettings) -> Services:
+    runner = PoolRunner(settings)
+    return Services(
+        settings=settings,
+        db=open_database(settings),
+        blobs=open_blobs(settings),
+        keys=KeyStore(settings.key_dir),
+        runner=runner,
+        uploads=UploadGate(settings.admission_capacity()),
+        metrics=create_metrics(lambda: runner.in_flight, lambda: runner.capacity),
+        rate_limiters={
+            "selfcheck": RateLimiter(settings.rate_limit_selfcheck_per_minute),
+            "verify": RateLimiter(settings.rate_limit_verify_per_minute),
+        },
+    )
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    services = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(services.db.create_schema)
+        await run_in_threadpool(services.keys.signing_key)  # create the key before workers race for it
+        await services.runner.start()
+        purger = None
+        if settings.purge_interval_s > 0:
+            purger = asyncio.create_task(
+                purge_periodically(services.db, services.blobs, settings.retention_days, settings.purge_interval_s)
+            )
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            await services.runner.stop()
+            services.db.dispose()
+
+    app = FastAPI(
+        title="ID-document redaction service",
+        version=redactor.__version__,
+        description="Blacks out BSNs and portraits on identity documents; keeps only the redacted copy.",
+        lifespan=lifespan,
+        # Swagger UI loads scripts from a CDN, which the CSP (and these machines) forbid;
+        # the schema itself is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    app.state.runner = services.runner
+    app.state.rate_limiters = services.rate_limiters
+    _install_error_handlers(app)
+    app.add_middleware(ServiceMiddleware, metrics=services.metrics)
+    app.include_router(router)
+    if selfcheck_router is not None:
+        app.include_router(selfcheck_router)
+    if STATIC_DIR.is_dir():  # mounted last, so /v1, /healthz, ... win over files
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app

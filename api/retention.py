@@ -1,0 +1,66 @@
+"""Retention: redacted copies and their records are deleted once older than the retention period.
+
+Runs on a schedule inside the service and on demand (`redactor purge`). Several instances may
+purge at once: every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from api.db import Database, RedactionRow, utc_now
+from api.storage import BlobStore
+
+log = logging.getLogger("api.retention")
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    removed: int
+    failed: int
+
+
+def cutoff_for(retention_days: float, now: datetime | None = None) -> datetime:
+    return (now or utc_now()) - timedelta(days=retention_days)
+
+
+def remove_redaction(db: Database, blobs: BlobStore, row: RedactionRow) -> None:
+    """Copy first, then the record: if the copy cannot be deleted the record stays to say so."""
+    blobs.delete(row.blob_key)
+    db.delete_redaction(row.id)
+
+
+def purge(db: Database, blobs: BlobStore, cutoff: datetime) -> PurgeResult:
+    removed = failed = 0
+    while True:
+        rows = db.redactions_created_before(cutoff, BATCH)
+        batch_failed = 0
+        for row in rows:
+            try:
+                remove_redaction(db, blobs, row)
+                removed += 1
+            except Exception as exc:  # noqa: BLE001 - keep purging the others; the failure is logged
+                batch_failed += 1
+                log.error("purge failed for one redaction", extra={"fields": {"error": type(exc).__name__}})
+        failed += batch_failed
+        # Stop when done, or when failures would make the same rows come back forever.
+        if len(rows) < BATCH or batch_failed:
+            return PurgeResult(removed, failed)
+
+
+async def purge_periodically(db: Database, blobs: BlobStore, retention_days: float, interval_s: float) -> None:
+    """Purge now, then every `interval_s` seconds, until cancelled."""
+    while True:
+        try:
+            result = await run_in_threadpool(purge, db, blobs, cutoff_for(retention_days))
+            if result.removed or result.failed:
+                log.info("retention purge", extra={"fields": {"removed": result.removed, "failed": result.failed}})
+        except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop future purges
+            log.error("retention purge failed", extra={"fields": {"error": type(exc).__name__}})
+        await asyncio.sleep(interval_s)

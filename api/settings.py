@@ -1,0 +1,60 @@
+"""Settings of the REST service, from REDACTOR_* environment variables (docs/api.md lists them all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from redactor.config import Settings
+
+DEFAULT_DATA_DIR = Path.home() / ".local/share/id-redactor"
+
+
+class ApiSettings(Settings):
+    """The pipeline's settings plus what the service needs: storage, pool, limits, retention."""
+
+    # Embedded defaults live here: the SQLite file and the redacted copies.
+    data_dir: Path = DEFAULT_DATA_DIR
+    # SQLAlchemy URL; empty means SQLite in data_dir. PostgreSQL: postgresql+psycopg://user:pw@host/db
+    database_url: str | None = None
+    # Where redacted copies go: a directory path (or file:///path), or s3://bucket/prefix.
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None  # e.g. http://minio:9000; empty means AWS
+    s3_region: str | None = None
+    s3_create_bucket: bool = False
+
+    # Process pool: `workers` pipelines run at once, `queue_size` more wait; beyond that 503.
+    workers: int = Field(default=2, ge=1)
+    queue_size: int = Field(default=8, ge=0)
+    # Seconds from admission to answer (queue wait + pipeline); a worker stops a job after this too.
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    # Seconds a client may take to send its upload.
+    upload_timeout_s: float = Field(default=30.0, gt=0)
+    start_method: Literal["spawn", "forkserver"] = "spawn"
+    # Threads each worker's OpenCV/onnxruntime may use; 0 = cores / workers.
+    worker_threads: int = Field(default=0, ge=0)
+
+    # Redacted copies and records older than this are purged; the purge runs every purge_interval_s.
+    retention_days: float = Field(default=30.0, ge=0)
+    purge_interval_s: float = Field(default=3600.0, ge=0)  # 0 = no scheduled purge
+
+    # Per-client request budgets (requests per minute, 0 = unlimited) for the key-less endpoints.
+    rate_limit_selfcheck_per_minute: int = Field(default=10, ge=0)
+    rate_limit_verify_per_minute: int = Field(default=60, ge=0)
+
+    # Prefix for the file URL in responses, e.g. https://redactor.example.org; empty = relative URLs.
+    public_base_url: str = ""
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips), for per-client limits.
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'redactor.db'}"
+
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str(self.data_dir / "redacted")
+
+    def admission_capacity(self) -> int:
+        return self.workers + self.queue_size

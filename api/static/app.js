@@ -1,0 +1,541 @@
+// Self-check page: upload an ID, show the redacted copy from POST /v1/self-check.
+// Plain JavaScript, no build step, no third-party code; works under a strict CSP (no inline code).
+"use strict";
+
+(function () {
+  const TEXT = {
+    nl: {
+      page_title: "Controleer je ID-kopie",
+      skip: "Naar de inhoud",
+      brand: "ID-kopie controle",
+      other_lang: "English",
+      other_lang_label: "Switch to English",
+      title: "Controleer je ID-kopie voordat je hem verstuurt",
+      intro: "Kies een foto of scan van je paspoort, identiteitskaart of rijbewijs. Wij maken je BSN en je pasfoto's onleesbaar en laten je het resultaat zien. Er wordt niets bewaard, tenzij je zelf op versturen drukt.",
+      step1: "1. Kies je document",
+      choose: "Kies een bestand",
+      camera: "Maak een foto",
+      file_hint: "JPEG, PNG, TIFF, HEIC, WebP of PDF, maximaal {mb} MB. Je kunt een bestand ook hierheen slepen.",
+      chosen: "Gekozen: {name} ({size})",
+      step2: "2. Watermerk (niet verplicht)",
+      purpose_label: "Tekst die schuin over de kopie komt",
+      purpose_hint: "Zoals in de KopieID-app: voor wie en waarvoor de kopie is, en de datum.",
+      purpose_placeholder: "Kopie voor … - AVG-verzoek - {date}",
+      submit: "Controleer mijn document",
+      no_file: "Kies eerst een foto of scan van je document.",
+      uploading: "Versturen naar de controle… {pct}%",
+      processing: "Bezig met afschermen. Dit kan een halve minuut duren.",
+      started: "Je document wordt gecontroleerd.",
+      result_title: "Zo ziet je kopie eruit",
+      page_of: "Pagina {n} van {total}",
+      legend_title: "Zwart gemaakt",
+      legend_none: "Niets: er is geen BSN en geen pasfoto gevonden.",
+      facts_title: "Over je document",
+      check_note: "Kijk zelf ook even: is alles wat je niet wilt delen onleesbaar?",
+      download_file: "Download de afgeschermde kopie",
+      download_record: "Download het verificatierecord",
+      send_intro: "Klopt alles? Stuur deze afgeschermde kopie dan direct naar de organisatie.",
+      send: "Verstuur naar de organisatie",
+      sending: "Bezig met versturen…",
+      sent: "Verstuurd. Je kenmerk is {ref}. Bewaar dit kenmerk.",
+      send_failed: "Versturen is niet gelukt. Probeer het later opnieuw, of download de kopie en stuur hem zelf.",
+      send_expired: "Dit resultaat is te oud om te versturen. Controleer je document opnieuw.",
+      again: "Een ander document controleren",
+      details: "Technische details",
+      done: "Klaar. {description}",
+      footer: "Je document wordt alleen in het geheugen verwerkt en daarna vergeten. Er wordt niets opgeslagen, tenzij je op versturen drukt.",
+      problem: {
+        too_large: ["Het bestand is te groot", "Dit bestand is groter dan {mb} MB.", [
+          "Stel je camera in op een lagere resolutie of maak een schermafbeelding van de foto.",
+          "Sla een scan op als JPEG in plaats van TIFF.",
+        ]],
+        too_many_pages: ["De pdf heeft te veel pagina's", "Een pdf mag hoogstens {pages} pagina's hebben.", [
+          "Stuur alleen de pagina's met je document (bij een identiteitskaart: voor- en achterkant).",
+        ]],
+        unreadable: ["We kunnen dit bestand niet lezen", "Dit lijkt geen foto of scan te zijn, of het bestand is beschadigd.", [
+          "Kies een foto (JPEG, PNG, HEIC, WebP), een scan (TIFF) of een pdf.",
+          "Een tekst- of Word-bestand werkt niet: maak een foto of scan van het document zelf.",
+          "Maak de foto of scan opnieuw als het bestand misschien beschadigd is.",
+        ]],
+        encrypted: ["De pdf is beveiligd", "Deze pdf is met een wachtwoord beveiligd, daardoor kunnen we hem niet openen.", [
+          "Haal het wachtwoord van de pdf af, of maak een foto van je document.",
+        ]],
+        needs_review: ["We weten niet zeker of alles onleesbaar is", "Daarom laten we geen kopie zien en wordt er niets verstuurd of bewaard.", [
+          "Is het een paspoort, identiteitskaart of rijbewijs? Andere documenten kunnen we niet controleren.",
+          "Leg het document op een egale, donkere ondergrond en fotografeer recht van boven.",
+          "Zorg dat het hele document in beeld is, scherp en zonder schittering van een lamp of flits.",
+          "Lukt het niet? Vraag de organisatie om een andere manier om te laten zien wie je bent.",
+        ]],
+        rate_limited: ["Even wachten", "Je hebt kort na elkaar veel documenten gecontroleerd.", [
+          "Probeer het over {wait} opnieuw.",
+        ]],
+        busy: ["Het is nu erg druk", "De controle kan je document op dit moment niet aannemen.", [
+          "Probeer het over een minuut opnieuw.",
+        ]],
+        timeout: ["Dit duurde te lang", "Het afschermen van je document duurde te lang en is afgebroken.", [
+          "Probeer een kleinere of scherpere foto.",
+          "Stuur bij een pdf alleen de pagina's met je document.",
+        ]],
+        purpose_too_long: ["De watermerktekst is te lang", "De tekst voor het watermerk mag hoogstens {chars} tekens hebben.", [
+          "Maak de tekst korter, bijvoorbeeld: Kopie voor Gemeente X - AVG-verzoek - datum.",
+        ]],
+        network: ["Geen verbinding", "We konden de controle niet bereiken.", [
+          "Controleer je internetverbinding en probeer het opnieuw.",
+        ]],
+        other: ["Er ging iets mis", "Het controleren is niet gelukt.", [
+          "Probeer het later opnieuw.",
+        ]],
+      },
+      seconds: "{n} seconden",
+      a_minute: "een minuut",
+    },
+    en: {
+      page_title: "Check your ID copy",
+      skip: "Skip to content",
+      brand: "ID copy check",
+      other_lang: "Nederlands",
+      other_lang_label: "Schakel naar Nederlands",
+      title: "Check your ID copy before you send it",
+      intro: "Choose a photo or scan of your passport, identity card or driving licence. We make your BSN (citizen service number) and your photos unreadable and show you the result. Nothing is kept unless you press send yourself.",
+      step1: "1. Choose your document",
+      choose: "Choose a file",
+      camera: "Take a photo",
+      file_hint: "JPEG, PNG, TIFF, HEIC, WebP or PDF, at most {mb} MB. You can also drag a file here.",
+      chosen: "Chosen: {name} ({size})",
+      step2: "2. Watermark (optional)",
+      purpose_label: "Text written diagonally across the copy",
+      purpose_hint: "As in the KopieID app: who the copy is for, what for, and the date.",
+      purpose_placeholder: "Copy for … - GDPR request - {date}",
+      submit: "Check my document",
+      no_file: "First choose a photo or scan of your document.",
+      uploading: "Sending to the check… {pct}%",
+      processing: "Blacking out. This can take half a minute.",
+      started: "Your document is being checked.",
+      result_title: "This is what your copy looks like",
+      page_of: "Page {n} of {total}",
+      legend_title: "Blacked out",
+      legend_none: "Nothing: no BSN and no photo were found.",
+      facts_title: "About your document",
+      check_note: "Have a look yourself too: is everything you do not want to share unreadable?",
+      download_file: "Download the redacted copy",
+      download_record: "Download the verification record",
+      send_intro: "All good? Then send this redacted copy straight to the organisation.",
+      send: "Send to the organisation",
+      sending: "Sending…",
+      sent: "Sent. Your reference is {ref}. Please keep it.",
+      send_failed: "Sending failed. Try again later, or download the copy and send it yourself.",
+      send_expired: "This result is too old to send. Please check your document again.",
+      again: "Check another document",
+      details: "Technical details",
+      done: "Done. {description}",
+      footer: "Your document is processed in memory only and then forgotten. Nothing is stored unless you press send.",
+      problem: {
+        too_large: ["The file is too large", "This file is larger than {mb} MB.", [
+          "Set your camera to a lower resolution or take a screenshot of the photo.",
+          "Save a scan as JPEG instead of TIFF.",
+        ]],
+        too_many_pages: ["The PDF has too many pages", "A PDF may have at most {pages} pages.", [
+          "Send only the pages with your document (for an identity card: front and back).",
+        ]],
+        unreadable: ["We cannot read this file", "This does not seem to be a photo or scan, or the file is damaged.", [
+          "Choose a photo (JPEG, PNG, HEIC, WebP), a scan (TIFF) or a PDF.",
+          "A text or Word file does not work: take a photo or scan of the document itself.",
+          "Take the photo or scan again if the file may be damaged.",
+        ]],
+        encrypted: ["The PDF is protected", "This PDF is protected with a password, so we cannot open it.", [
+          "Remove the password from the PDF, or take a photo of your document.",
+        ]],
+        needs_review: ["We are not sure everything is unreadable", "So we show no copy, and nothing is sent or kept.", [
+          "Is it a passport, identity card or driving licence? We cannot check other documents.",
+          "Put the document on a plain, dark surface and take the photo straight from above.",
+          "Make sure the whole document is in the picture, sharp, without glare from a lamp or flash.",
+          "Still not working? Ask the organisation for another way to show who you are.",
+        ]],
+        rate_limited: ["Please wait a moment", "You checked many documents in a short time.", [
+          "Try again in {wait}.",
+        ]],
+        busy: ["It is very busy right now", "The check cannot take your document at the moment.", [
+          "Try again in a minute.",
+        ]],
+        timeout: ["This took too long", "Blacking out your document took too long and was stopped.", [
+          "Try a smaller or sharper photo.",
+          "For a PDF, send only the pages with your document.",
+        ]],
+        purpose_too_long: ["The watermark text is too long", "The watermark text may have at most {chars} characters.", [
+          "Make it shorter, for example: Copy for Municipality X - GDPR request - date.",
+        ]],
+        network: ["No connection", "We could not reach the check.", [
+          "Check your internet connection and try again.",
+        ]],
+        other: ["Something went wrong", "The check did not succeed.", [
+          "Please try again later.",
+        ]],
+      },
+      seconds: "{n} seconds",
+      a_minute: "a minute",
+    },
+  };
+
+  // Error codes of the service, and the HTTP status to fall back on when a code is unknown.
+  const CODE_ALIASES = { empty: "unreadable", unsupported_type: "unreadable", bad_request: "unreadable" };
+  const STATUS_CODES = { 400: "unreadable", 413: "too_large", 415: "unreadable", 422: "needs_review",
+    429: "rate_limited", 503: "busy", 504: "timeout" };
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    lang: "nl",
+    limits: { max_bytes: 20 * 1024 * 1024, max_pages: 10, max_purpose_chars: 200 },
+    sendEnabled: false,
+    file: null,
+    result: null, // the JSON of a successful self-check
+    problem: null, // {code, reasons, retryAfter}
+    urls: [], // object URLs to revoke when the result is cleared
+    sent: null, // {ok, text}
+  };
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
+  }
+
+  function t(key, values) {
+    return fill(TEXT[state.lang][key], values || {});
+  }
+
+  function megabytes() {
+    return Math.floor(state.limits.max_bytes / (1024 * 1024));
+  }
+
+  function humanSize(bytes) {
+    return bytes >= 1024 * 1024 ? (bytes / (1024 * 1024)).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " kB";
+  }
+
+  function today() {
+    const d = new Date();
+    return [d.getDate(), d.getMonth() + 1, d.getFullYear()].map((n) => String(n).padStart(2, "0")).join("-");
+  }
+
+  function announce(text) {
+    // Clear first so that the same sentence twice is still read out.
+    const region = $("announce");
+    region.textContent = "";
+    window.setTimeout(() => { region.textContent = text; }, 100);
+  }
+
+  // ---------------------------------------------------------------- language
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang;
+    document.title = t("page_title");
+    document.querySelectorAll("[data-i18n]").forEach((el) => {
+      el.textContent = t(el.dataset.i18n, { mb: megabytes() });
+    });
+    const button = $("lang");
+    button.textContent = t("other_lang");
+    button.lang = state.lang === "nl" ? "en" : "nl";
+    button.setAttribute("aria-label", t("other_lang_label"));
+    $("purpose").placeholder = t("purpose_placeholder", { date: today() });
+    $("purpose").maxLength = state.limits.max_purpose_chars;
+    renderChosen();
+    if (state.result) renderResult();
+    if (state.problem) renderProblem();
+    renderSendStatus();
+  }
+
+  function switchLanguage() {
+    state.lang = state.lang === "nl" ? "en" : "nl";
+    try { window.localStorage.setItem("lang", state.lang); } catch (e) { /* private mode */ }
+    applyLanguage();
+  }
+
+  // ---------------------------------------------------------------- choosing a file
+
+  function renderChosen() {
+    const f = state.file;
+    $("chosen").textContent = f ? t("chosen", { name: f.name, size: humanSize(f.size) }) : "";
+  }
+
+  function choose(file) {
+    if (!file) return;
+    state.file = file;
+    clearOutcome();
+    renderChosen();
+  }
+
+  function setupDrop() {
+    const drop = $("drop");
+    ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (e) => {
+      e.preventDefault();
+      drop.classList.add("dragging");
+    }));
+    ["dragleave", "drop"].forEach((type) => drop.addEventListener(type, () => drop.classList.remove("dragging")));
+    drop.addEventListener("drop", (e) => {
+      e.preventDefault();
+      if (e.dataTransfer && e.dataTransfer.files.length) choose(e.dataTransfer.files[0]);
+    });
+  }
+
+  // ---------------------------------------------------------------- results
+
+  function revokeUrls() {
+    state.urls.forEach((u) => URL.revokeObjectURL(u));
+    state.urls = [];
+  }
+
+  function clearOutcome() {
+    revokeUrls();
+    state.result = null;
+    state.problem = null;
+    state.sent = null;
+    $("result").hidden = true;
+    $("problem").hidden = true;
+  }
+
+  function base64Blob(base64, type) {
+    const raw = atob(base64);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
+    return new Blob([bytes], { type });
+  }
+
+  function blobUrl(base64, type) {
+    const url = URL.createObjectURL(base64Blob(base64, type));
+    state.urls.push(url);
+    return url;
+  }
+
+  function baseName() {
+    const name = state.file ? state.file.name : "document";
+    const stem = name.replace(/\.[^.]*$/, "").replace(/[^\w.\- ]+/g, "_").trim();
+    return stem || "document";
+  }
+
+  function listItems(list, items) {
+    list.replaceChildren(...items.map(([text, cls]) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      if (cls) li.className = cls;
+      return li;
+    }));
+  }
+
+  function renderResult() {
+    const r = state.result;
+    const lang = state.lang;
+    const description = r.summary.description[lang];
+    // The image sources are built once per result; on a language switch only the words change.
+    if (!r.sources) {
+      r.sources = r.file.media_type.startsWith("image/")
+        ? [blobUrl(r.file.base64, r.file.media_type)]
+        : r.previews.map((p) => blobUrl(p, "image/png"));
+      r.fileUrl = r.file.media_type.startsWith("image/") ? r.sources[0] : blobUrl(r.file.base64, r.file.media_type);
+      r.recordUrl = URL.createObjectURL(new Blob([JSON.stringify(r.record, null, 2)], { type: "application/json" }));
+      state.urls.push(r.recordUrl);
+    }
+    const total = r.sources.length;
+    $("previews").replaceChildren(...r.sources.map((src, i) => {
+      const figure = document.createElement("figure");
+      const img = document.createElement("img");
+      img.src = src;
+      img.alt = total > 1 ? description + " " + t("page_of", { n: i + 1, total }) : description;
+      figure.append(img);
+      if (total > 1) {
+        const caption = document.createElement("figcaption");
+        caption.textContent = t("page_of", { n: i + 1, total });
+        figure.append(caption);
+      }
+      return figure;
+    }));
+    const legend = r.summary.legend.map((e) => [e.label[lang], "kind-" + e.kind]);
+    listItems($("legend"), legend.length ? legend : [[t("legend_none"), "none"]]);
+    listItems($("facts"), r.summary.facts.map((f) => [f.text[lang], f.ok === true ? "ok" : f.ok === false ? "bad" : "info"]));
+    const file = $("download-file");
+    file.href = r.fileUrl;
+    file.download = baseName() + ".redacted." + r.file.extension;
+    const record = $("download-record");
+    record.href = r.recordUrl;
+    record.download = baseName() + ".record.json";
+    $("send-box").hidden = !state.sendEnabled;
+    $("result").hidden = false;
+  }
+
+  function problemText(code) {
+    const key = CODE_ALIASES[code] || code;
+    return TEXT[state.lang].problem[key] || TEXT[state.lang].problem.other;
+  }
+
+  function renderProblem() {
+    const p = state.problem;
+    const [title, text, tips] = problemText(p.code);
+    const wait = p.retryAfter ? t("seconds", { n: p.retryAfter }) : t("a_minute");
+    const values = { mb: megabytes(), pages: state.limits.max_pages, chars: state.limits.max_purpose_chars, wait };
+    $("problem-title").textContent = fill(title, values);
+    $("problem-text").textContent = fill(text, values);
+    listItems($("problem-tips"), tips.map((tip) => [fill(tip, values)]));
+    listItems($("problem-reasons"), (p.reasons || []).map((r) => [r]));
+    $("problem-details").hidden = !(p.reasons && p.reasons.length);
+    $("problem").hidden = false;
+  }
+
+  function showProblem(code, reasons, retryAfter) {
+    clearOutcome();
+    state.problem = { code, reasons, retryAfter };
+    renderProblem();
+    const [title, text] = problemText(code);
+    announce(fill(title, {}) + ". " + fill(text, { mb: megabytes(), pages: state.limits.max_pages, chars: state.limits.max_purpose_chars }));
+    $("problem-title").focus();
+  }
+
+  function showResult(json) {
+    clearOutcome();
+    state.result = json;
+    renderResult();
+    announce(t("done", { description: json.summary.description[state.lang] }));
+    $("result-title").focus();
+  }
+
+  // ---------------------------------------------------------------- processing
+
+  function setBusy(busy) {
+    $("progress").hidden = !busy;
+    $("submit").disabled = busy;
+    $("form").setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  function showUpload(pct) {
+    const bar = $("bar");
+    bar.value = pct;
+    $("progress-text").textContent = t("uploading", { pct });
+  }
+
+  function showProcessing() {
+    $("bar").removeAttribute("value"); // an indeterminate bar: the server gives no progress
+    $("progress-text").textContent = t("processing");
+  }
+
+  function handleResponse(xhr) {
+    let body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+    if (xhr.status === 200 && body && body.status === "redacted") {
+      showResult(body);
+      return;
+    }
+    const detail = body && typeof body.detail === "object" && body.detail ? body.detail : {};
+    const code = detail.code || STATUS_CODES[xhr.status] || "other";
+    const reasons = detail.record && Array.isArray(detail.record.reasons) ? detail.record.reasons
+      : detail.message ? [detail.message] : [];
+    showProblem(code, reasons, xhr.getResponseHeader("Retry-After"));
+  }
+
+  function submit(event) {
+    event.preventDefault();
+    if (!state.file) {
+      showProblemNoFile();
+      return;
+    }
+    if (state.file.size > state.limits.max_bytes) {
+      showProblem("too_large", [], null);
+      return;
+    }
+    clearOutcome();
+    const form = new FormData();
+    form.append("file", state.file, "upload"); // the server needs no file name
+    const purpose = $("purpose").value.trim();
+    if (purpose) form.append("purpose", purpose);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/self-check");
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) showUpload(Math.round((100 * e.loaded) / e.total));
+    });
+    xhr.upload.addEventListener("load", showProcessing);
+    xhr.addEventListener("load", () => { setBusy(false); handleResponse(xhr); });
+    xhr.addEventListener("error", () => { setBusy(false); showProblem("network", [], null); });
+    setBusy(true);
+    showUpload(0);
+    announce(t("started"));
+    xhr.send(form);
+  }
+
+  function showProblemNoFile() {
+    clearOutcome();
+    const chosen = $("chosen");
+    chosen.textContent = t("no_file");
+    $("file").focus();
+  }
+
+  // ---------------------------------------------------------------- sending to the intake
+
+  function renderSendStatus() {
+    const el = $("send-status");
+    el.textContent = state.sent ? state.sent.text() : "";
+    el.className = "send-status" + (state.sent ? (state.sent.ok ? " ok" : " bad") : "");
+  }
+
+  async function send() {
+    const r = state.result;
+    if (!r) return;
+    $("send").disabled = true;
+    state.sent = { ok: true, text: () => t("sending") };
+    renderSendStatus();
+    // The copy and the record exactly as the service made and signed them: the server checks
+    // the signature, so nothing but its own redacted output can be stored this way.
+    const form = new FormData();
+    form.append("record", JSON.stringify(r.record));
+    form.append("file", base64Blob(r.file.base64, r.file.media_type), "redacted." + r.file.extension);
+    let response = null;
+    let body = null;
+    try {
+      response = await fetch("/v1/self-check/send", { method: "POST", body: form });
+      body = await response.json().catch(() => null);
+    } catch (e) {
+      response = null;
+    }
+    if (response && response.ok && body && body.reference) {
+      state.sent = { ok: true, text: () => t("sent", { ref: body.reference }) };
+    } else {
+      const code = body && body.detail ? body.detail.code : null;
+      state.sent = { ok: false, text: () => t(code === "expired" ? "send_expired" : "send_failed") };
+      $("send").disabled = false;
+    }
+    renderSendStatus();
+    announce(state.sent.text());
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async function loadConfig() {
+    try {
+      const response = await fetch("/v1/self-check/config");
+      if (!response.ok) return;
+      const config = await response.json();
+      state.limits = { ...state.limits, ...config };
+      state.sendEnabled = Boolean(config.send_enabled);
+      applyLanguage();
+    } catch (e) { /* keep the defaults; the server checks the limits anyway */ }
+  }
+
+  function again() {
+    clearOutcome();
+    state.file = null;
+    $("form").reset();
+    renderChosen();
+    $("file").focus();
+  }
+
+  function init() {
+    try {
+      const saved = window.localStorage.getItem("lang");
+      if (saved === "en" || saved === "nl") state.lang = saved;
+    } catch (e) { /* private mode */ }
+    $("lang").addEventListener("click", switchLanguage);
+    $("file").addEventListener("change", (e) => choose(e.target.files[0]));
+    $("camera").addEventListener("change", (e) => choose(e.target.files[0]));
+    $("form").addEventListener("submit", submit);
+    $("send").addEventListener("click", send);
+    $("again").addEventListener("click", again);
+    setupDrop();
+    applyLanguage();
+    loadConfig();
+  }
+
+  init();
+})();

@@ -1,0 +1,157 @@
+"""Reads a multipart upload into memory, with hard limits, without ever touching the disk.
+
+Starlette's own form parser spools files over 1 MB to a temporary file on disk; an identity
+document must not land there, and an oversized upload should be refused while it streams in.
+The requester's file name is ignored: it is never read, stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+MAX_FIELD_BYTES = 64 * 1024
+MAX_PARTS = 8
+
+
+class UploadError(Exception):
+    """The upload cannot be accepted; maps directly to an HTTP error response."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class Form:
+    """The parts of a multipart body by field name (the first part wins when a name repeats)."""
+
+    parts: dict[str, bytes] = field(default_factory=dict)
+
+    def text(self, name: str, max_chars: int = 200) -> str | None:
+        raw = self.parts.get(name)
+        if raw is None:
+            return None
+        try:
+            value = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UploadError(400, "invalid_request", f"The field '{name}' is not UTF-8 text.") from None
+        if len(value) > max_chars:
+            raise UploadError(400, "invalid_request", f"The field '{name}' is longer than {max_chars} characters.")
+        return value or None
+
+
+class UploadGate:
+    """Bounds how many uploads are being received at once, so memory stays bounded."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.active = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.active >= self.capacity:
+            raise UploadError(503, "busy", "Too many uploads in progress; try again shortly.", retry_after=2)
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+class _Collector:
+    def __init__(self, file_fields: dict[str, int]) -> None:
+        self.file_fields = file_fields
+        self.form = Form()
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._data = bytearray()
+        self._count = 0
+
+    def _limit(self) -> int:
+        return self.file_fields.get(self._name or "", MAX_FIELD_BYTES)
+
+    def on_part_begin(self) -> None:
+        self._count += 1
+        if self._count > MAX_PARTS:
+            raise UploadError(400, "invalid_request", "Too many parts in the form.")
+        self._headers, self._name, self._data = {}, None, bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[bytes(self._header_field).lower()] = bytes(self._header_value)
+        self._header_field, self._header_value = bytearray(), bytearray()
+
+    def on_headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name")
+        self._name = name.decode("latin-1") if name else None
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if len(self._data) + (end - start) > self._limit():
+            if self._name in self.file_fields:
+                raise UploadError(413, "too_large", f"The file is larger than {self._limit()} bytes.")
+            raise UploadError(400, "invalid_request", f"The field '{self._name}' is too long.")
+        self._data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self._name and self._name not in self.form.parts:
+            self.form.parts[self._name] = bytes(self._data)
+        self._data = bytearray()
+
+
+async def read_form(request: Request, *, file_fields: dict[str, int], timeout_s: float) -> Form:
+    """Parse a multipart/form-data body. `file_fields` maps field name -> max bytes for that part."""
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise UploadError(400, "invalid_request", "Send the document as multipart/form-data.")
+    max_body = sum(file_fields.values()) + MAX_PARTS * MAX_FIELD_BYTES
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body:
+        raise UploadError(413, "too_large", f"The upload is larger than {max_body} bytes.")
+
+    collector = _Collector(file_fields)
+    callbacks = {
+        "on_part_begin": collector.on_part_begin,
+        "on_part_data": collector.on_part_data,
+        "on_part_end": collector.on_part_end,
+        "on_header_field": collector.on_header_field,
+        "on_header_value": collector.on_header_value,
+        "on_header_end": collector.on_header_end,
+        "on_headers_finished": collector.on_headers_finished,
+    }
+    try:
+        parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
+        received = 0
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > max_body:  # counted here: the parser's own limit truncates silently
+                    raise UploadError(413, "too_large", f"The upload is larger than {max_body} bytes.")
+                parser.write(chunk)
+        parser.finalize()
+    except TimeoutError:
+        raise UploadError(408, "upload_timeout", "The upload took too long.") from None
+    except ClientDisconnect:
+        raise UploadError(400, "invalid_request", "The client went away during the upload.") from None
+    except FormParserError:
+        raise UploadError(400, "invalid_request", "The multipart body is malformed.") from None
+    except ValueError:
+        raise UploadError(400, "invalid_request", "The multipart body is malformed.") from None
+    return collector.form

@@ -1,0 +1,273 @@
+"""The self-check page (issue 4) in a real headless Chromium (Debian's /usr/bin/chromium driven by
+Playwright), against a real `python -m api serve` on loopback with the real pipeline.
+
+Screenshots (phone 390x844 and desktop 1280x900) go to /tmp/selfcheck-page-*.png for a person to
+look at; the assertions below check what a requester would notice."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from api_support import SAMPLE_DIR, Server, sample
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SHOTS = Path("/tmp")
+PASSPORT = "nl_passport_2014_scan300.jpg"
+PURPOSE = "Kopie voor Gemeente Testdorp - AVG-verzoek - 26-11-2026"
+RESULT_TIMEOUT_MS = 240_000  # the pipeline on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server.configure(
+        tmp_path_factory.mktemp("page"), workers="1", purge_interval_s="0", selfcheck_send_reference="page-test"
+    )
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+class Watch:
+    """What a page did that it should not: console errors (CSP violations land there) and
+    requests to anywhere but the service itself."""
+
+    def __init__(self, page: Any, origin: str) -> None:
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith((origin, "blob:", "data:")) else self.foreign.append(r.url),
+        )
+
+
+def stored_rows(server: Server) -> list[tuple[str, str]]:
+    with sqlite3.connect(server.db_path) as conn:
+        return conn.execute("SELECT id, reference FROM redactions").fetchall()
+
+
+def ocr_digit_runs(image: bytes) -> list[str]:
+    """Every line RapidOCR can read in the image, reduced to its digits."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    result, _ = RapidOCR()(image)
+    return [re.sub(r"\D", "", line[1]) for line in result or []]
+
+
+def bsn_fragments(runs: list[str], numbers: set[str], width: int = 5) -> list[str]:
+    """OCR lines showing any 5 consecutive digits of a BSN: more than half the number is a leak."""
+    windows = {n[i : i + width] for n in numbers for i in range(len(n) - width + 1)}
+    return [run for run in runs if any(w in run for w in windows)]
+
+
+@dataclass
+class Checked:
+    """One page on which a passport was checked; the tests below look at it in file order."""
+
+    page: Any
+    watch: Watch
+    original: bytes
+    bsn: set[str]
+
+
+@pytest.fixture(scope="module")
+def checked(browser: Any, server: Server) -> Iterator[Checked]:
+    from playwright.sync_api import expect
+
+    original, entry = sample(PASSPORT, "redacted")
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/")
+    expect(page.locator("h1")).to_have_text("Controleer je ID-kopie voordat je hem verstuurt")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    page.screenshot(path=str(SHOTS / "selfcheck-page-desktop-start.png"), full_page=True)
+
+    page.set_input_files("#file", str(SAMPLE_DIR / PASSPORT))
+    expect(page.locator("#chosen")).to_contain_text(PASSPORT)
+    page.get_by_label("Tekst die schuin over de kopie komt").fill(PURPOSE)
+    page.get_by_role("button", name="Controleer mijn document").click()
+    expect(page.locator("#progress")).to_be_visible()
+    expect(page.locator("#progress-text")).to_have_text("Bezig met afschermen. Dit kan een halve minuut duren.")
+    page.screenshot(path=str(SHOTS / "selfcheck-page-desktop-progress.png"))
+    expect(page.locator("#result")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    yield Checked(page, watch, original, {n["text"] for n in entry["personal_numbers"]})
+    context.close()
+
+
+def test_result_shows_preview_legend_and_summary(checked: Checked) -> None:
+    from playwright.sync_api import expect
+
+    page = checked.page
+    # The preview: shown, decoded, described for screen readers.
+    preview = page.locator("#previews img")
+    expect(preview).to_have_count(1)
+    assert preview.evaluate("img => img.complete && img.naturalWidth") > 500
+    alt = preview.get_attribute("alt") or ""
+    assert "BSN (2x)" in alt and "pasfoto" in alt and "tweede pasfoto" in alt
+    # The legend next to it, and the record's summary.
+    expect(page.locator("#legend li")).to_have_text(["BSN (2x)", "pasfoto", "tweede pasfoto"])
+    expect(page.locator("#facts")).to_contain_text("Soort document: paspoort (NLD)")
+    expect(page.locator("#facts")).to_contain_text("Geldig tot")
+    expect(page.locator("#facts")).to_contain_text("Machineleesbare zone (MRZ)")
+    expect(page.locator("#facts")).to_contain_text("Watermerk: " + PURPOSE)
+    # Screen readers hear that it is done; keyboard focus moved to the result.
+    expect(page.locator("#announce")).to_contain_text("Klaar.")
+    assert page.evaluate("document.activeElement.id") == "result-title"
+    page.screenshot(path=str(SHOTS / "selfcheck-page-desktop-result.png"), full_page=True)
+
+
+def test_downloaded_copy_has_no_readable_bsn(checked: Checked) -> None:
+    readable = [run for run in ocr_digit_runs(checked.original) if any(b in run for b in checked.bsn)]
+    assert readable, "the OCR engine cannot read the BSN on the original: this check would prove nothing"
+    with checked.page.expect_download() as download_info:
+        checked.page.get_by_role("link", name="Download de afgeschermde kopie").click()
+    download = download_info.value
+    assert download.suggested_filename == "nl_passport_2014_scan300.redacted.png"
+    copy = Path(download.path()).read_bytes()
+    assert copy.startswith(b"\x89PNG")
+    runs = ocr_digit_runs(copy)
+    assert runs, "OCR read nothing at all on the copy"
+    assert bsn_fragments(runs, checked.bsn) == [], "BSN digits are readable in the redacted copy"
+
+
+def test_downloaded_record_verifies_and_nothing_was_stored(checked: Checked, server: Server) -> None:
+    page = checked.page
+    with page.expect_download() as file_info:
+        page.get_by_role("link", name="Download de afgeschermde kopie").click()
+    copy = Path(file_info.value.path()).read_bytes()
+    with page.expect_download() as record_info:
+        page.get_by_role("link", name="Download het verificatierecord").click()
+    assert record_info.value.suggested_filename == "nl_passport_2014_scan300.record.json"
+    record = json.loads(Path(record_info.value.path()).read_text())
+    verified = httpx.post(
+        server.url + "/v1/records/verify",
+        files={"record": (None, json.dumps(record)), "file": ("copy.png", copy)},
+        timeout=30,
+    )
+    assert verified.json()["valid"] is True
+    assert stored_rows(server) == []  # looking and downloading stored nothing
+
+
+def test_switch_to_english_and_phone_layout(checked: Checked) -> None:
+    from playwright.sync_api import expect
+
+    page = checked.page
+    page.get_by_role("button", name="Switch to English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("h1")).to_have_text("Check your ID copy before you send it")
+    expect(page.locator("#legend li")).to_have_text(["BSN (2x)", "photo", "second (ghost) photo"])
+    expect(page.locator("#facts")).to_contain_text("Document type: passport (NLD)")
+    assert "second (ghost) photo" in (page.locator("#previews img").get_attribute("alt") or "")
+    expect(page.get_by_role("button", name="Schakel naar Nederlands")).to_be_visible()
+    # The same result on a phone: one column, nothing wider than the screen.
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(SHOTS / "selfcheck-page-phone-result-en.png"), full_page=True)
+
+
+def test_send_to_the_organisation(checked: Checked, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    page = checked.page
+    assert stored_rows(server) == []
+    page.locator("#send").click()
+    expect(page.locator("#send-status")).to_contain_text(re.compile(r"[0-9a-f-]{36}"))
+    rows = stored_rows(server)
+    assert len(rows) == 1 and rows[0][1] == "page-test"
+    assert rows[0][0] in (page.locator("#send-status").text_content() or "")
+    expect(page.locator("#send")).to_be_disabled()
+    page.screenshot(path=str(SHOTS / "selfcheck-page-phone-sent.png"), full_page=True)
+
+
+def test_page_loads_nothing_from_elsewhere_and_breaks_no_rule(checked: Checked) -> None:
+    # CSP violations and script errors show up as console errors.
+    assert checked.watch.errors == []
+    assert checked.watch.foreign == []
+
+
+def test_rejected_upload_shows_clear_guidance(browser: Any, server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    not_a_photo = tmp_path / "paspoort.jpg"
+    not_a_photo.write_text("Geachte heer, mevrouw, hierbij mijn verzoek.\n")
+    before = stored_rows(server)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(not_a_photo))
+    page.get_by_role("button", name="Controleer mijn document").click()
+    problem = page.locator("#problem")
+    expect(problem).to_be_visible(timeout=60_000)
+    expect(page.locator("#problem-title")).to_have_text("We kunnen dit bestand niet lezen")
+    expect(page.locator("#problem-tips li").first).to_contain_text("Kies een foto")
+    expect(page.locator("#announce")).to_contain_text("We kunnen dit bestand niet lezen")
+    assert page.evaluate("document.activeElement.id") == "problem-title"
+    expect(page.locator("#result")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / "selfcheck-page-phone-rejected.png"), full_page=True)
+    # The guidance follows the language switch.
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#problem-title")).to_have_text("We cannot read this file")
+    assert stored_rows(server) == before
+    # Only the browser's own console line for the failed request (the 4xx); no script errors.
+    assert [e for e in watch.errors if "status of 4" not in e] == []
+    context.close()
+
+
+def test_keyboard_only_use_with_visible_focus(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    order = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
+    assert order == ["skip", "lang", "file", "camera", "purpose", "submit"]
+    # The file input is visually hidden; its label, styled as a button, shows the focus ring.
+    page.focus("#file")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    outline = page.locator("label[for=file]").evaluate("l => getComputedStyle(l).outlineStyle")
+    assert outline == "solid"
+    page.screenshot(path=str(SHOTS / "selfcheck-page-desktop-focus.png"))
+    # Submitting without a document says what to do and puts the focus on the file choice.
+    page.locator("#submit").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#chosen")).to_have_text("Kies eerst een foto of scan van je document.")
+    assert page.evaluate("document.activeElement.id") == "file"
+    context.close()
