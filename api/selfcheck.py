@@ -25,10 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import selfcheck_limit
-from api.routes import _store as store_redaction
-from api.routes import outcome_error, run_pipeline
+from api.routes import outcome_error, read_document, run_pipeline, store_redaction
 from api.services import Services, get_services
-from api.upload import Form, UploadError, read_form
+from api.upload import Form, read_form
 from redactor.pipeline import Outcome
 from redactor.record import verify_record
 
@@ -299,12 +298,7 @@ async def config(request: Request, extra: SelfCheckSettings = Depends(selfcheck_
 async def self_check(request: Request) -> dict[str, Any]:
     """Redact the upload and return the result inline. Stores nothing."""
     services = get_services(request)
-    settings = services.settings
-    with services.uploads.slot():
-        form = await read_form(request, file_fields={"file": settings.max_bytes}, timeout_s=settings.upload_timeout_s)
-    data = form.parts.pop("file", None)
-    if data is None:
-        raise UploadError(400, "missing_file", "The form has no 'file' part.")
+    data, form = await read_document(request, services)
     purpose = clean_purpose(form)
     outcome = await run_pipeline(request, data, purpose)
     del data  # the original is not needed any more
