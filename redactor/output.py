@@ -14,7 +14,7 @@ from PIL import Image
 def encode_png(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     # A fresh Image from raw pixels carries no info dict, so nothing but pixels is written.
-    Image.fromarray(image, mode="RGB").save(buf, format="PNG", optimize=False, compress_level=6)
+    Image.fromarray(image, mode="RGB").save(buf, format="PNG", compress_level=1)  # fast; size matters less
     return buf.getvalue()
 
 
