@@ -79,7 +79,7 @@ def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
     main_faces = engines.faces.detect(image, threshold=0.5)
     # Faint ghost images show up at some scales and not others: look at two.
     enhanced = enhance_contrast(image)
-    faint_faces = [f for side in (640, 1280) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
+    faint_faces = [f for side in (640, 960) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
     zones = portrait_zones(main_faces, faint_faces, lines, (w, h), mrz.line_boxes[0][1] if mrz else None)
     return PageFindings(
         upright=page_upright, mrz=mrz, numbers=numbers, zones=zones, ghost_expected=ghost_expected(mrz, engines.layouts)
