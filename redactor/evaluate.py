@@ -11,14 +11,17 @@ Judging from the output, not from the pipeline's own boxes, keeps the measure ho
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pymupdf
+from PIL import Image
 
 from redactor.config import Settings
 from redactor.core import Box, TextLine
@@ -64,9 +67,6 @@ def _output_pages(outcome: Outcome, settings: Settings) -> tuple[list[np.ndarray
                 pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
                 pages.append(np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, pix.n)[:, :, :3].copy())
         return pages, zoom
-    from PIL import Image
-    import io
-
     return [np.asarray(Image.open(io.BytesIO(outcome.output)).convert("RGB"))], 1.0
 
 
@@ -173,8 +173,6 @@ def run_eval(folder: Path, show: Path | None = None) -> int:
         return 2
     entries = json.loads(annotations.read_text())
     settings = Settings()
-    import tempfile
-
     with tempfile.TemporaryDirectory() as keydir:
         keys = KeyStore(Path(keydir))
         engines = Engines.load()

@@ -14,8 +14,8 @@ from statistics import median
 
 import numpy as np
 
-from redactor.core import Page, TextLine
-from redactor.geometry import rotate_box
+from redactor.core import Box, Page, TextLine
+from redactor.geometry import rotate_box, unrotate_box
 from redactor.ocr import OcrEngine
 
 GOOD_MEDIAN_CONFIDENCE = 0.8
@@ -33,9 +33,8 @@ class UprightPage:
     def all_lines(self) -> list[TextLine]:
         return list(self.lines) + list(self.text_layer)
 
-    def to_page_box(self, box):  # noqa: ANN001 - Box in, Box out
-        from redactor.geometry import unrotate_box
-
+    def to_page_box(self, box: Box) -> Box:
+        """A box on the upright view, where it is on the page as displayed."""
         w, h = self.page.size
         return unrotate_box(box, self.k, w, h)
 

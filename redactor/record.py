@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
+
+from redactor import __version__
+from redactor.mrz import yymmdd_to_date
 
 # RFC 9864 names the algorithm after the curve; "EdDSA" is its deprecated alias.
 ALG = "Ed25519"
@@ -132,8 +136,6 @@ def utc_now() -> datetime:
 
 
 def _document_summary(findings: list) -> dict[str, Any]:  # list[PageFindings]
-    from redactor.mrz import yymmdd_to_date
-
     mrz = next((f.mrz for f in findings if f.mrz is not None), None)
     text = " ".join(l.text for f in findings for l in f.upright.all_lines).lower()
     if mrz is None:
@@ -172,10 +174,6 @@ def build_record(
     output: bytes | None = None,
 ) -> dict[str, Any]:
     """The unsigned verification record. It holds no BSN, no image and no full document number."""
-    import uuid
-
-    from redactor import __version__
-
     record: dict[str, Any] = {
         "record_id": str(uuid.uuid4()),
         "issued_at": utc_now().isoformat().replace("+00:00", "Z"),
