@@ -78,10 +78,13 @@ class Region:
     reason: str  # plain words, e.g. "BSN in the MRZ personal number field"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     """What the decide step concluded for the whole document."""
 
-    status: Status
     regions: list[Region] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)  # for needs_review, in words a privacy officer understands
+    reasons: list[str] = field(default_factory=list)  # doubts, in words a privacy officer understands
+
+    @property
+    def status(self) -> Status:
+        return "needs_review" if self.reasons else "redacted"

@@ -87,5 +87,4 @@ def decide(findings: list[PageFindings]) -> Decision:
         reasons += _page_reasons(f, len(findings))
     if not any(f.looks_like_id() for f in findings):
         reasons.append("No identity document was recognised in this file.")
-    status = "needs_review" if reasons else "redacted"
-    return Decision(status=status, regions=regions, reasons=reasons)
+    return Decision(regions=regions, reasons=reasons)

@@ -118,21 +118,18 @@ def redact_document(
         record = keys.sign(build_record(status="needs_review", reasons=reasons, engines=engines))
         return Outcome(status="needs_review", reasons=reasons, record=record)
     decision = decide(findings)
-
-    images, drawn = _black_out_pages(document, decision)
-    if decision.status == "redacted":
-        decision.reasons.extend(leftover_faces(images, findings, engines))
-        if decision.reasons:
-            decision.status = "needs_review"
-
-    if decision.status != "redacted":
-        record = keys.sign(build_record(status=decision.status, reasons=decision.reasons, findings=findings, engines=engines))
-        return Outcome(status=decision.status, reasons=decision.reasons, record=record)
+    reasons = list(decision.reasons)
+    if not reasons:
+        images, drawn = _black_out_pages(document, decision)
+        reasons = leftover_faces(images, findings, engines)
+    if reasons:
+        record = keys.sign(build_record(status="needs_review", reasons=reasons, findings=findings, engines=engines))
+        return Outcome(status="needs_review", reasons=reasons, record=record)
 
     if purpose:
         keep = [[f.upright.to_page_box(l.box) for l in f.upright.all_lines] for f in findings]
         images = [watermark(img, purpose, date.today(), k) for img, k in zip(images, keep)]
-    output, ext, media = _encode(document, images)
+    output, ext, media = _encode(document, images, settings.pdf_dpi)
     record = keys.sign(
         build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)
     )
@@ -148,8 +145,9 @@ def _black_out_pages(document: Document, decision: Decision) -> tuple[list[np.nd
     return images, drawn
 
 
-def _encode(document: Document, images: list[np.ndarray]) -> tuple[bytes, str, str]:
+def _encode(document: Document, images: list[np.ndarray], dpi: int) -> tuple[bytes, str, str]:
+    """PNG for a single image; PDF for a PDF, and for a multi-page TIFF (a PNG has one page)."""
     if document.is_pdf or len(images) > 1:
-        sizes = [p.pdf_size_pt or (p.size[0] * 72 / 200, p.size[1] * 72 / 200) for p in document.pages]
+        sizes = [p.pdf_size_pt or (p.size[0] * 72 / dpi, p.size[1] * 72 / dpi) for p in document.pages]
         return encode_pdf(images, sizes), "pdf", "application/pdf"
     return encode_png(images[0]), "png", "image/png"
