@@ -80,7 +80,8 @@ _VERIFY_BODY = {
 }
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
+def error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
+    """The service-wide error shape: {"detail": {"code", "message", ...}}."""
     return HTTPException(status_code=status, detail={"code": code, "message": message, **extra})
 
 
@@ -139,8 +140,6 @@ def store_redaction(services: Services, outcome: "Outcome", reference: str | Non
     return row
 
 
-
-
 async def read_document(request: Request, services: Services) -> tuple[bytes, Form]:
     """The uploaded document (held in memory only) and the other form fields."""
     settings = services.settings
@@ -177,9 +176,9 @@ def outcome_error(outcome: Outcome) -> HTTPException:
     """The HTTP error for a needs_review or rejected outcome."""
     message = "; ".join(outcome.reasons) or outcome.status
     if outcome.status == "needs_review":
-        return _error(422, "needs_review", message, record=outcome.record)
+        return error(422, "needs_review", message, record=outcome.record)
     code = outcome.reject_code or "unreadable"
-    return _error(REJECT_STATUS.get(code, 400), code, message)
+    return error(REJECT_STATUS.get(code, 400), code, message)
 
 
 @router.post(
@@ -212,7 +211,7 @@ async def _get_row(services: Services, redaction_id: str) -> RedactionRow:
     if _SAFE_ID.match(redaction_id):
         row = await run_in_threadpool(services.db.get_redaction, redaction_id)
     if row is None:
-        raise _error(404, "not_found", "No such redaction (it may have been deleted or purged).")
+        raise error(404, "not_found", "No such redaction (it may have been deleted or purged).")
     return row
 
 
@@ -277,10 +276,10 @@ async def get_redaction_file(
     row = await _get_row(services, redaction_id)
     data = await run_in_threadpool(services.blobs.get, row.blob_key)
     if data is None:
-        raise _error(404, "not_found", "The redacted copy is gone.")
+        raise error(404, "not_found", "The redacted copy is gone.")
     if sha256_hex(data) != row.sha256:
         log.error("stored copy does not match its record", extra={"fields": {"event": "integrity"}})
-        raise _error(500, "integrity_error", "The stored copy does not match its record.")
+        raise error(500, "integrity_error", "The stored copy does not match its record.")
     return Response(
         content=data,
         media_type=row.media_type,
@@ -310,11 +309,11 @@ async def _read_json(request: Request, limit: int) -> Any:
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise _error(413, "too_large", "The record is too large.")
+            raise error(413, "too_large", "The record is too large.")
     try:
         return json.loads(body)
     except ValueError:
-        raise _error(400, "invalid_request", "The body is not JSON.") from None
+        raise error(400, "invalid_request", "The body is not JSON.") from None
 
 
 @router.post(
@@ -344,9 +343,9 @@ async def verify(request: Request) -> schemas.VerifyResult:
         try:
             record = json.loads(form.parts["record"]) if "record" in form.parts else None
         except ValueError:
-            raise _error(400, "invalid_request", "The record is not JSON.") from None
+            raise error(400, "invalid_request", "The record is not JSON.") from None
     if not isinstance(record, dict):
-        raise _error(400, "invalid_request", "Send the record as a JSON object in 'record'.")
+        raise error(400, "invalid_request", "Send the record as a JSON object in 'record'.")
     jwks = await run_in_threadpool(services.keys.jwks)
     result = verify_record(record, jwks, redacted)
     return schemas.VerifyResult(valid=result.valid, reason=result.reason, file_checked=redacted is not None)
@@ -387,7 +386,7 @@ async def readyz(request: Request) -> schemas.Readiness:
     runner_state = services.runner.state
     checks["engine"] = "ok" if runner_state.ready else (runner_state.error or "starting")
     if any(v != "ok" for v in checks.values()):
-        raise _error(503, "not_ready", "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok"))
+        raise error(503, "not_ready", "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok"))
     return schemas.Readiness(status="ready", checks=checks)
 
 

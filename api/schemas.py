@@ -18,17 +18,6 @@ class ErrorResponse(BaseModel):
     detail: ErrorBody
 
 
-class Redaction(BaseModel):
-    id: str
-    status: str
-    reference: str | None
-    created_at: datetime
-    file_url: str
-    media_type: str
-    sha256: str
-    record: dict[str, Any] = Field(description="The signed verification record")
-
-
 class RedactionSummary(BaseModel):
     id: str
     status: str
@@ -36,6 +25,11 @@ class RedactionSummary(BaseModel):
     created_at: datetime
     file_url: str
     media_type: str
+
+
+class Redaction(RedactionSummary):
+    sha256: str
+    record: dict[str, Any] = Field(description="The signed verification record")
 
 
 class RedactionPage(BaseModel):

@@ -17,19 +17,21 @@ import base64
 import json
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import selfcheck_limit
-from api.routes import outcome_error, read_document, run_pipeline, store_redaction
+from api.routes import error, outcome_error, read_document, run_pipeline, store_redaction
 from api.services import Services, get_services
 from api.upload import Form, read_form
-from redactor.pipeline import Outcome
 from redactor.record import verify_record
+
+if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not this process
+    from redactor.pipeline import Outcome
 
 router = APIRouter(prefix="/v1/self-check", tags=["self-check"])
 
@@ -55,11 +57,6 @@ def selfcheck_settings(request: Request) -> SelfCheckSettings:
     if getattr(state, "selfcheck_settings", None) is None:
         state.selfcheck_settings = SelfCheckSettings()
     return state.selfcheck_settings
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
-    """The service-wide error shape: {"detail": {"code", "message", ...}}."""
-    return HTTPException(status_code=status, detail={"code": code, "message": message, **extra})
 
 
 def clean_purpose(form: Form) -> str | None:
@@ -341,6 +338,8 @@ def _issued_at(record: dict[str, Any]) -> datetime:
 
 def check_sendable(record: dict[str, Any], data: bytes, jwks: dict[str, Any], window: timedelta) -> Outcome:
     """Only a copy this service made and signed, recently, with status redacted, may be sent."""
+    from redactor.pipeline import Outcome  # imported here: the module pulls in the whole pipeline
+
     result = verify_record(record, jwks, data)
     if not result.valid:
         raise error(400, "invalid_record", f"This copy cannot be sent: {result.reason}.")

@@ -205,6 +205,11 @@
     return Math.floor(state.limits.max_bytes / (1024 * 1024));
   }
 
+  // The values the limit messages are filled with.
+  function limitValues() {
+    return { mb: megabytes(), pages: state.limits.max_pages, chars: state.limits.max_purpose_chars };
+  }
+
   function humanSize(bytes) {
     return bytes >= 1024 * 1024 ? (bytes / (1024 * 1024)).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " kB";
   }
@@ -367,7 +372,7 @@
     const p = state.problem;
     const [title, text, tips] = problemText(p.code);
     const wait = p.retryAfter ? t("seconds", { n: p.retryAfter }) : t("a_minute");
-    const values = { mb: megabytes(), pages: state.limits.max_pages, chars: state.limits.max_purpose_chars, wait };
+    const values = { ...limitValues(), wait };
     $("problem-title").textContent = fill(title, values);
     $("problem-text").textContent = fill(text, values);
     listItems($("problem-tips"), tips.map((tip) => [fill(tip, values)]));
@@ -381,7 +386,7 @@
     state.problem = { code, reasons, retryAfter };
     renderProblem();
     const [title, text] = problemText(code);
-    announce(fill(title, {}) + ". " + fill(text, { mb: megabytes(), pages: state.limits.max_pages, chars: state.limits.max_purpose_chars }));
+    announce(fill(title, {}) + ". " + fill(text, limitValues()));
     $("problem-title").focus();
   }
 
