@@ -582,18 +582,25 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def _positive_float(text: str) -> float:
+def _float(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
+    value = _float(text)
+    if not value >= 0:  # also rejects nan
+        raise argparse.ArgumentTypeError("must be 0 or greater")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -666,7 +673,6 @@ def main(args: argparse.Namespace) -> int:
         dirs = WatchDirs.under(
             pick("root"), **{n: pick(n) for n in ("inbox", "processing", "done", "review", "failed")}
         )
-        dirs.prepare()
     except ConfigError as exc:
         return _error(str(exc))
     config = WatchConfig(
@@ -684,6 +690,7 @@ def main(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        # run() prepares the directories; a ConfigError from there is reported here.
         return Watcher(dirs, config, settings, stop).run(once=bool(getattr(args, "once", False)))
     except ConfigError as exc:
         return _error(str(exc))

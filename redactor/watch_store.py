@@ -248,9 +248,7 @@ def adopt_abandoned(owner: Owner) -> int:
                 continue  # someone else finished the adoption meanwhile
             dead_dir = processing / name[: -len(".lock")]
             if dead_dir.is_dir():
-                for claim in sorted(list(os.scandir(dead_dir)), key=lambda e: e.name):
-                    os.rename(claim.path, owner.dir / claim.name)
-                    adopted += 1
+                adopted += _move_claims(dead_dir, owner.dir)
                 fsync_dir(owner.dir)
                 dead_dir.rmdir()
             lock_path.unlink()
@@ -262,14 +260,21 @@ def adopt_abandoned(owner: Owner) -> int:
         if entry.name.startswith("w-") and entry.is_dir() and not (processing / f"{entry.name}.lock").exists():
             if entry.name == owner.wid:
                 continue
-            for claim in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                os.rename(claim.path, owner.dir / claim.name)
-                adopted += 1
+            adopted += _move_claims(Path(entry.path), owner.dir)
             try:
                 Path(entry.path).rmdir()
             except OSError:
                 pass
     return adopted
+
+
+def _move_claims(source: Path, dest: Path) -> int:
+    """Rename every claim in `source` into `dest`, oldest first; returns how many were moved."""
+    moved = 0
+    for claim in sorted(os.scandir(source), key=lambda e: e.name):
+        os.rename(claim.path, dest / claim.name)
+        moved += 1
+    return moved
 
 
 def _remove_stale_tmp_lock(path: Path) -> None:
@@ -445,12 +450,14 @@ def release_reservations(dirs: WatchDirs, claim: Claim, keep: str | None = None)
     reserving a stem and writing the manifest."""
     keep_path = _reservation_path(dirs, keep) if keep is not None else None
     now = time.time()
+    removed = False
     for entry in list(os.scandir(dirs.names)):
         path = Path(entry.path)
         if path == keep_path:
             continue
         if entry.name == f".tmp-{claim.id}":
             path.unlink(missing_ok=True)
+            removed = True
             continue
         try:
             owner_id = path.read_text()
@@ -460,23 +467,21 @@ def release_reservations(dirs: WatchDirs, claim: Claim, keep: str | None = None)
         # Empty (only on shares without hard links): a crash between create and write.
         if owner_id == claim.id or (owner_id == "" and age > LEFTOVER_AGE_SECONDS):
             path.unlink(missing_ok=True)
-    fsync_dir(dirs.names)
+            removed = True
+    if removed:  # nothing unlinked: no directory change to make durable
+        fsync_dir(dirs.names)
 
 
 # --- moving originals ------------------------------------------------------------------------
 
 
-def _same_inode(a: Path, b: Path) -> bool:
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except FileNotFoundError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
 def is_link_of(candidate: Path, original: Path) -> bool:
     """True when `candidate` is a hard link to `original` (a move interrupted before its unlink)."""
-    return _same_inode(candidate, original)
+    try:
+        sc, so = os.lstat(candidate), os.lstat(original)
+    except FileNotFoundError:
+        return False
+    return (sc.st_dev, sc.st_ino) == (so.st_dev, so.st_ino)
 
 
 def move_no_clobber(src: Path, dst: Path) -> None:
@@ -489,7 +494,7 @@ def move_no_clobber(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst, follow_symlinks=False)
     except FileExistsError:
-        if not _same_inode(src, dst):
+        if not is_link_of(dst, src):
             raise NameTaken(str(dst.name)) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
