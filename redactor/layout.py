@@ -39,7 +39,7 @@ def _portrait_box(face: Face, lines: list[TextLine], size: tuple[int, int], mrz_
     w = width(face.box)
     h = face.box[3] - face.box[1]
     # Passport photos frame the face at about half their width and height (ICAO 9303).
-    box = expand(face.box, 0.6 * w, 0.6 * h, 0.6 * w, 0.9 * h)
+    box = expand(face.box, 0.75 * w, 0.6 * h, 0.75 * w, 1.0 * h)
     cx = (face.box[0] + face.box[2]) / 2
     right, left = box[2], box[0]
     for line in lines:
