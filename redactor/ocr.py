@@ -1,8 +1,7 @@
 """Text recognition engines behind one small interface: `read(image) -> list[TextLine]`.
 
 RapidOCR runs the PP-OCRv4 detection and recognition models that ship inside the
-`rapidocr_onnxruntime` wheel (Apache-2.0); Tesseract (Debian `tesseract-ocr`) is kept
-as a second engine for the benchmark baseline and for comparisons.
+`rapidocr_onnxruntime` wheel (Apache-2.0). Another engine only needs `read`.
 """
 
 from __future__ import annotations
@@ -58,32 +57,4 @@ class RapidOcrEngine:
             char_quads = item[3] if len(item) > 3 else []
             chars = tuple(_quad_box(q, scale) for q in char_quads) if len(char_quads) == len(text) else ()
             lines.append(TextLine(text=text, box=_quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
-        return lines
-
-
-class TesseractEngine:
-    """Plain Tesseract (nld+eng) line reading: the benchmark baseline."""
-
-    name = "tesseract"
-
-    def __init__(self, languages: str = "nld+eng") -> None:
-        self.languages = languages
-
-    def read(self, image: np.ndarray, *, fix_upside_down: bool = True) -> list[TextLine]:
-        import pytesseract
-
-        data = pytesseract.image_to_data(image, lang=self.languages, output_type=pytesseract.Output.DICT)
-        groups: dict[tuple[int, int, int], list[int]] = {}
-        for i, word in enumerate(data["text"]):
-            if word.strip():
-                groups.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
-        lines = []
-        for idx in groups.values():
-            x0 = min(data["left"][i] for i in idx)
-            y0 = min(data["top"][i] for i in idx)
-            x1 = max(data["left"][i] + data["width"][i] for i in idx)
-            y1 = max(data["top"][i] + data["height"][i] for i in idx)
-            conf = float(np.mean([max(float(data["conf"][i]), 0.0) for i in idx])) / 100.0
-            text = " ".join(data["text"][i] for i in idx)
-            lines.append(TextLine(text=text, box=(x0, y0, x1, y1), confidence=conf, source=self.name))
         return lines
