@@ -121,7 +121,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from redactor.evaluate import run_eval
+    from evaluation.evaluate import run_eval  # moves to the entry point eval = "evaluation.cli"
 
     return run_eval(Path(args.dir), show=args.save_pictures)
 

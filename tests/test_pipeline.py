@@ -11,7 +11,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from redactor.evaluate import evaluate_one
+from evaluation.evaluate import evaluate_one
 from redactor.ocr import RapidOcrEngine
 from redactor.pipeline import Outcome, redact_document
 from redactor.record import verify_record
@@ -43,7 +43,7 @@ def test_the_judge_sees_a_leak_in_an_unredacted_copy(sample_entries, engines, ke
     png = io.BytesIO()
     Image.open(io.BytesIO(data)).save(png, format="PNG")
     fake = Outcome(status="redacted", reasons=[], record={}, output=png.getvalue(), extension="png", media_type="image/png")
-    monkeypatch.setattr("redactor.evaluate.redact_document", lambda *a, **k: fake)
+    monkeypatch.setattr("evaluation.evaluate.redact_document", lambda *a, **k: fake)
     result = evaluate_one(entry, data, engines, keys, settings, reader)
     assert len(result.leaks) == len(entry["personal_numbers"]) + len(entry["portraits"])
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from redactor.evaluate import evaluate_one
+from evaluation.evaluate import evaluate_one
 from redactor.ocr import RapidOcrEngine
 
 from conftest import SPECIMENS

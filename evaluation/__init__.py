@@ -1,0 +1,1 @@
+"""`redactor eval`: measures the pipeline on folders with ground truth (annotations.json)."""
