@@ -20,7 +20,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
 
 # Subcommands that live with the part of the product they start: (name, module, help).
 EXTERNAL_COMMANDS = [
-    ("watch", "redactor.watch", "watch a folder: inbox -> done / review / failed"),
+    ("watch", "watchfolder.watch", "watch a folder: inbox -> done / review / failed"),
     ("serve", "api.cli_serve", "run the REST service and the self-check page"),
     ("purge", "api.cli_purge", "delete redacted copies and records past the retention period"),
     ("apikey", "api.cli_apikey", "create, list or revoke API keys"),

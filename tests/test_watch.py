@@ -24,8 +24,8 @@ import pytest
 
 from redactor.config import Settings
 from redactor.record import KeyStore, verify_record
-from redactor.watch import ClaimContext, JsonLineFormatter, Watcher, WatchConfig, process_claim
-from redactor.watch_store import Owner, WatchDirs, adopt_abandoned, claim_file, list_claims
+from watchfolder.watch import ClaimContext, JsonLineFormatter, Watcher, WatchConfig, process_claim
+from watchfolder.store import Owner, WatchDirs, adopt_abandoned, claim_file, list_claims
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("REDACTOR_SAMPLE_DOCS", REPO / "sample_docs"))
@@ -290,7 +290,7 @@ def test_name_clashes_never_overwrite(engines, tmp_path: Path) -> None:
 
 def test_many_files_dropped_at_once_each_end_exactly_once(tmp_path: Path) -> None:
     """4 real documents + 12 garbage files here to keep CI fast (the pipeline needs ~5 s of CPU
-    per document); `python -m redactor.watch_bench --files 50` measures 50 real ones."""
+    per document); `python -m bench.watch_bench --files 50` measures 50 real ones."""
     sources = samples("redacted", 2)
     root = tmp_path / "root"
     (root / "inbox").mkdir(parents=True)
@@ -445,7 +445,7 @@ def _raise_crash(step: str) -> None:
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [PYTHON, "-m", "redactor.watch", *args],
+        [PYTHON, "-m", "watchfolder.watch", *args],
         capture_output=True,
         text=True,
         timeout=60,

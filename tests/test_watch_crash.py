@@ -73,7 +73,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -
     (inbox / "empty.jpg").write_bytes(b"")
     inputs["empty.jpg"] = sha(inbox / "empty.jpg")
 
-    cmd = [PYTHON, "-m", "redactor.watch", "--root", str(root), "--poll-interval", "0.2",
+    cmd = [PYTHON, "-m", "watchfolder.watch", "--root", str(root), "--poll-interval", "0.2",
            "--stable-seconds", "0", "--max-attempts", "1000"]  # fmt: skip
     tally: Counter[str] = Counter()
     started = time.monotonic()

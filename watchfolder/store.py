@@ -1,7 +1,7 @@
 """On-disk building blocks of the watched folder: directories, watcher ownership, claims,
 output-name reservations, manifests and no-clobber moves.
 
-The protocol that ties them together is described at the top of `redactor.watch`.
+The protocol that ties them together is described at the top of `watchfolder.watch`.
 Nothing in here logs: callers decide what is safe to log (never a file name).
 """
 

@@ -68,7 +68,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redactor.config import Settings
 from redactor.fsutil import atomic_write, fsync_dir
 from redactor.record import KeyStore, sha256_hex
-from redactor.watch_store import (
+from watchfolder.store import (
     DONE_FILE_MODE,
     PRIVATE_FILE_MODE,
     Claim,

@@ -1,0 +1,1 @@
+"""The watched folder: a door into the redaction core (`redactor watch`)."""
