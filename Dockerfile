@@ -15,12 +15,16 @@ COPY scripts/ scripts/
 RUN bash scripts/install-system-packages.sh && rm -rf /var/lib/apt/lists/*
 
 # The models the pipeline uses ship inside the Python wheels: nothing is downloaded at run time.
+# A plain install: models/ (document layouts) is package data of redactor.models, so nothing
+# is read from the source tree at run time, and it is removed to prove it.
 COPY pyproject.toml README.md ./
 COPY redactor/ redactor/
-COPY api/ api/
 COPY models/ models/
-# Editable: the pipeline reads models/ (document layouts) from the source tree.
-RUN pip install -e .
+COPY api/ api/
+COPY watchfolder/ watchfolder/
+COPY evaluation/ evaluation/
+RUN pip install . && cd / && rm -rf /src
+WORKDIR /
 
 RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home redactor \
     && mkdir -p /data/watch /keys && chown redactor:redactor /data /data/watch /keys

@@ -1,7 +1,7 @@
 """Throughput of the watched folder: drop N files at once into a running `redactor watch`,
 time until every one has ended in done/, review/ or failed/.
 
-    .venv/bin/python -m bench.watch_bench --files 50 [--watchers 2] [--samples sample_docs]
+    .venv/bin/python bench/watch_bench.py --files 50 [--watchers 2] [--samples sample_docs]
 
 The watchers are started and warmed up (models loaded) first, so the figure is the steady
 rate staff see, not the start-up time. Uses a throwaway key directory and temp root.
@@ -57,7 +57,7 @@ def run(files: int, watchers: int, sample_dir: Path, kinds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="watch-bench-") as tmp:
         root = Path(tmp) / "root"
         env = {**os.environ, "REDACTOR_KEY_DIR": str(Path(tmp) / "keys")}
-        cmd = [sys.executable, "-m", "watchfolder.watch", "--root", str(root), "--poll-interval", "1",
+        cmd = [sys.executable, "-m", "watchfolder", "--root", str(root), "--poll-interval", "1",
                "--stable-seconds", "1"]  # fmt: skip
         logs = [Path(tmp) / f"watcher{i}.log" for i in range(watchers)]
         procs = []
@@ -110,7 +110,7 @@ def run(files: int, watchers: int, sample_dir: Path, kinds: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.watch_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bench/watch_bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--watchers", type=int, default=1, help="watcher processes sharing the root")
     parser.add_argument("--kinds", type=int, default=3, help="how many different small samples to copy")

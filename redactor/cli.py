@@ -1,4 +1,6 @@
-"""`redactor` command line: redact, verify, keys, eval (and the service/watcher commands).
+"""`redactor` command line. The core commands are here: redact, verify, keys. The other ways in
+(REST service, watched folder, evaluation) register their own subcommands under the entry-point
+group `redactor.commands` (pyproject.toml), so the core never imports them.
 
 Exit codes: 0 all redacted / valid, 3 some input needs review, 2 usage error or
 unreadable/rejected input, 1 a record that does not verify.
@@ -7,24 +9,23 @@ unreadable/rejected input, 1 a record that does not verify.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from redactor.config import Settings
+from redactor.filenames import output_stem, record_name, redacted_name
 from redactor.fsutil import atomic_write
 from redactor.record import KeyStore, verify_record
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
+if TYPE_CHECKING:  # the pipeline imports the OCR/face stacks; `redactor --help` must not wait
+    from redactor.pipeline import Engines, Outcome
 
-# Subcommands that live with the part of the product they start: (name, module, help).
-EXTERNAL_COMMANDS = [
-    ("watch", "watchfolder.watch", "watch a folder: inbox -> done / review / failed"),
-    ("serve", "api.cli_serve", "run the REST service and the self-check page"),
-    ("purge", "api.cli_purge", "delete redacted copies and records past the retention period"),
-    ("apikey", "api.cli_apikey", "create, list or revoke API keys"),
-]
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
+COMMAND_GROUP = "redactor.commands"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,57 +34,106 @@ class _Parser(argparse.ArgumentParser):
 
 
 def output_paths(out_dir: Path, source: Path, extension: str) -> tuple[Path, Path]:
-    stem = source.name.rsplit(".", 1)[0] if "." in source.name else source.name
-    return out_dir / f"{stem}.redacted.{extension}", out_dir / f"{stem}.record.json"
+    stem = output_stem(source.name)
+    return out_dir / redacted_name(stem, extension), out_dir / record_name(stem)
 
 
-def cmd_redact(args: argparse.Namespace) -> int:
-    from redactor.pipeline import Engines, redact_document
+# --- redact ----------------------------------------------------------------------------------
 
-    settings = Settings()
-    out_dir: Path = args.out
+
+@dataclass(frozen=True)
+class _RedactJob:
+    """What every file of one `redactor redact` call shares."""
+
+    out_dir: Path
+    engines: "Engines"
+    keys: KeyStore
+    settings: Settings
+    purpose: str | None
+
+
+def _make_out_dir(out_dir: Path) -> bool:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        return True
     except OSError as exc:
         print(f"redactor: cannot create output directory {out_dir}: {exc.strerror}", file=sys.stderr)
+        return False
+
+
+def _existing(inputs: list[Path]) -> list[Path]:
+    """The inputs that are files; the others are reported."""
+    present = []
+    for path in inputs:
+        if path.is_file():
+            present.append(path)
+        else:
+            print(f"redactor: {path}: no such file", file=sys.stderr)
+    return present
+
+
+def _write_outputs(outcome: "Outcome", source: Path, out_dir: Path) -> None:
+    """The redacted copy (only when published) and always the record, each written atomically."""
+    redacted_path, record_path = output_paths(out_dir, source, outcome.extension or "png")
+    if outcome.status == "redacted" and outcome.output is not None:
+        atomic_write(redacted_path, outcome.output)
+    atomic_write(record_path, json.dumps(outcome.record, indent=2, ensure_ascii=False).encode() + b"\n")
+
+
+def _report(outcome: "Outcome", source: Path) -> int:
+    line = f"{source.name}: {outcome.status}"
+    if outcome.reasons:
+        line += " - " + " ".join(outcome.reasons)
+    print(line, file=sys.stderr if outcome.status != "redacted" else sys.stdout)
+    return {"redacted": EXIT_OK, "needs_review": EXIT_REVIEW}.get(outcome.status, EXIT_USAGE)
+
+
+def _redact_one(source: Path, job: _RedactJob) -> int:
+    from redactor.pipeline import redact_document
+
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        print(f"redactor: {source}: cannot read ({exc.strerror})", file=sys.stderr)
         return EXIT_USAGE
-    inputs = [Path(p) for p in args.inputs]
-    missing = [p for p in inputs if not p.is_file()]
-    for p in missing:
-        print(f"redactor: {p}: no such file", file=sys.stderr)
-    engines = Engines.load()
-    keys = KeyStore(settings.key_dir)
-    codes = [EXIT_USAGE] if missing else []
-    progress = _progress(len(inputs) - len(missing))
-    for path in (p for p in inputs if p not in missing):
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"redactor: {path}: cannot read ({exc.strerror})", file=sys.stderr)
-            codes.append(EXIT_USAGE)
-            continue
-        outcome = redact_document(data, engines=engines, keys=keys, settings=settings, purpose=args.purpose)
-        record_ext = outcome.extension or "png"
-        redacted_path, record_path = output_paths(out_dir, path, record_ext)
-        if outcome.status == "redacted" and outcome.output is not None:
-            atomic_write(redacted_path, outcome.output)
-        atomic_write(record_path, json.dumps(outcome.record, indent=2, ensure_ascii=False).encode() + b"\n")
-        line = f"{path.name}: {outcome.status}"
-        if outcome.reasons:
-            line += " - " + " ".join(outcome.reasons)
-        print(line, file=sys.stderr if outcome.status != "redacted" else sys.stdout)
-        codes.append({"redacted": EXIT_OK, "needs_review": EXIT_REVIEW}.get(outcome.status, EXIT_USAGE))
-        progress.update(1)
-    progress.close()
+    outcome = redact_document(data, engines=job.engines, keys=job.keys, settings=job.settings, purpose=job.purpose)
+    _write_outputs(outcome, source, job.out_dir)
+    return _report(outcome, source)
+
+
+def _overall(codes: list[int]) -> int:
     if EXIT_USAGE in codes:
         return EXIT_USAGE
     return EXIT_REVIEW if EXIT_REVIEW in codes else EXIT_OK
 
 
-def _progress(total: int):  # noqa: ANN202 - tqdm or a no-op stand-in
+def cmd_redact(args: argparse.Namespace) -> int:
+    from redactor.pipeline import Engines
+
+    if not _make_out_dir(args.out):
+        return EXIT_USAGE
+    inputs = [Path(p) for p in args.inputs]
+    present = _existing(inputs)
+    codes = [EXIT_USAGE] if len(present) < len(inputs) else []
+    if not present:
+        return EXIT_USAGE  # nothing to do: do not load the models
+    settings = Settings()
+    job = _RedactJob(args.out, Engines.load(), KeyStore(settings.key_dir), settings, args.purpose)
+    progress = _progress(len(present))
+    for source in present:
+        codes.append(_redact_one(source, job))
+        progress.update(1)
+    progress.close()
+    return _overall(codes)
+
+
+def _progress(total: int):  # noqa: ANN202 - a tqdm bar, hidden for a single file
     from tqdm import tqdm
 
     return tqdm(total=total, file=sys.stderr, unit="doc", disable=total <= 1)
+
+
+# --- verify, keys ----------------------------------------------------------------------------
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -120,10 +170,51 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from evaluation.evaluate import run_eval  # moves to the entry point eval = "evaluation.cli"
+# --- registered commands (the other doors) ---------------------------------------------------
 
-    return run_eval(Path(args.dir), show=args.save_pictures)
+
+def _summary(docstring: str | None) -> str:
+    """"`redactor watch`: watch a folder." -> "watch a folder." (the first line of a command module's docstring)."""
+    first = (docstring or "").strip().split("\n", 1)[0]
+    summary = first.split("`: ", 1)[1] if first.startswith("`") and "`: " in first else first
+    return summary.rstrip(".")
+
+
+def _unavailable(entry: EntryPoint, exc: ImportError) -> Callable[[argparse.Namespace], int]:
+    """A registered command that cannot be imported fails loudly when used (the others still work)."""
+
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"redactor {entry.name}: this command cannot be loaded ({entry.value}): {exc}. "
+            "Reinstall id-redactor with its dependencies (pip install .).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    return run
+
+
+def _add_registered(sub: argparse._SubParsersAction, entry: EntryPoint, taken: set[str]) -> None:
+    if entry.name in taken:
+        raise RuntimeError(f"two `redactor {entry.name}` commands are registered ({entry.value})")
+    taken.add(entry.name)
+    try:
+        module = entry.load()
+    except ImportError as exc:  # reported when the command is used, and in --help
+        p = sub.add_parser(entry.name, help=f"(unavailable: {exc})", add_help=False)
+        p.set_defaults(func=_unavailable(entry, exc), unavailable=True)
+        return
+    help_text = _summary(module.__doc__)
+    p = sub.add_parser(entry.name, help=help_text, description=help_text)
+    module.add_arguments(p)
+    p.set_defaults(func=module.main)
+
+
+def registered_commands() -> list[EntryPoint]:
+    return sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name)
+
+
+# --- parser ----------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,24 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["public", "jwks", "rotate"])
     p.set_defaults(func=cmd_keys)
 
-    p = sub.add_parser("eval", help="measure the pipeline on a folder with annotations.json")
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--save-pictures", type=Path, metavar="DIR", help="write before/after pictures here")
-    p.set_defaults(func=cmd_eval)
-
-    for name, module_name, help_text in EXTERNAL_COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        p = sub.add_parser(name, help=help_text)
-        module.add_arguments(p)
-        p.set_defaults(func=module.main)
+    taken = {"redact", "verify", "keys"}
+    for entry in registered_commands():
+        _add_registered(sub, entry, taken)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "unavailable", False):  # an unloadable command takes any options
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -71,3 +71,36 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
         result = run(args, tmp_path)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
+
+
+# --- subcommands registered by the other packages (entry-point group redactor.commands) ------
+
+
+def test_the_doors_register_their_commands(tmp_path):
+    result = run(["--help"], tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for name in ("redact", "verify", "keys", "serve", "purge", "apikey", "watch", "eval"):
+        assert f"\n    {name} " in result.stdout, name
+    watch = run(["watch", "--help"], tmp_path, timeout=60)
+    assert watch.returncode == 0 and "--stable-seconds" in watch.stdout and "(default 3)" in watch.stdout
+
+
+def test_a_registered_command_that_cannot_load_says_so_and_the_rest_still_works(tmp_path):
+    # A second distribution on the path registers `ghost` from a module that does not exist.
+    site = tmp_path / "site"
+    dist = site / "ghost_door-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost-door\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[redactor.commands]\nghost = no_such_door_module.cli\n")
+    env = {**os.environ, "REDACTOR_KEY_DIR": str(tmp_path / "keys"), "PYTHONPATH": str(site)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(REDACTOR + list(args), capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+
+    used = cli("ghost", "--anything")
+    assert used.returncode == 2
+    assert "redactor ghost: this command cannot be loaded (no_such_door_module.cli)" in used.stderr
+    assert "No module named 'no_such_door_module'" in used.stderr and "Traceback" not in used.stderr
+    listed = cli("--help")
+    assert listed.returncode == 0 and "ghost" in listed.stdout and "unavailable" in listed.stdout
+    assert cli("keys", "public").returncode == 0  # the core and the other doors are unaffected

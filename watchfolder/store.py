@@ -17,6 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from redactor.filenames import output_stem, record_name, redacted_name
 from redactor.fsutil import atomic_write, fsync_dir
 
 # Directories that hold originals (unredacted scans) are private to the service user.
@@ -91,10 +92,8 @@ class WatchDirs:
 
 def split_name(name: str) -> tuple[str, str]:
     """'scan.jpg' -> ('scan', '.jpg'); 'README' -> ('README', '')."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        return name, ""
-    return stem, "." + ext
+    stem = output_stem(name)
+    return stem, name[len(stem):]
 
 
 def base_stem(name: str) -> tuple[str, str]:
@@ -123,11 +122,11 @@ class Outputs:
     dirs: WatchDirs
 
     def redacted(self, extension: str) -> Path:
-        return self.dirs.done / f"{self.stem}.redacted.{extension}"
+        return self.dirs.done / redacted_name(self.stem, extension)
 
     @property
     def record(self) -> Path:
-        return self.dirs.done / f"{self.stem}.record.json"
+        return self.dirs.done / record_name(self.stem)
 
     @property
     def reason(self) -> Path:

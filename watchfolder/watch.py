@@ -68,6 +68,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redactor.config import Settings
 from redactor.fsutil import atomic_write, fsync_dir
 from redactor.record import KeyStore, sha256_hex
+from watchfolder.defaults import MAX_ATTEMPTS, POLL_INTERVAL, STABLE_SECONDS
 from watchfolder.store import (
     DONE_FILE_MODE,
     PRIVATE_FILE_MODE,
@@ -110,10 +111,9 @@ class WatchSettings(BaseSettings):
     done: Path | None = None
     review: Path | None = None
     failed: Path | None = None
-    poll_interval: float = Field(5.0, gt=0)
-    # A copy over a slow share can pause for seconds; raise this for such shares.
-    stable_seconds: float = Field(3.0, ge=0)
-    max_attempts: int = Field(5, ge=1)
+    poll_interval: float = Field(POLL_INTERVAL, gt=0)
+    stable_seconds: float = Field(STABLE_SECONDS, ge=0)
+    max_attempts: int = Field(MAX_ATTEMPTS, ge=1)
     purpose: str | None = None
 
 
@@ -158,7 +158,7 @@ class ClaimContext:
     engines: Callable[[], "Engines"]
     keys: KeyStore
     settings: Settings
-    max_attempts: int = 5
+    max_attempts: int = MAX_ATTEMPTS
     purpose: str | None = None
     on_step: Callable[[str], None] | None = None
 
@@ -230,17 +230,19 @@ def _decide(original: Path, manifest: Manifest, engines: "Engines", ctx: ClaimCo
     return verdict_from_outcome(outcome, manifest.name)
 
 
-def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: ClaimContext) -> tuple[Path, ...]:
-    dirs = ctx.dirs
+def _destination(verdict: Verdict, outs: Outputs, dirs: WatchDirs) -> tuple[Path, Path]:
+    """The two files a verdict leaves: (written file, record or moved original)."""
     if verdict.destination == "done":
         if not verdict.output or verdict.extension is None:
             raise ValueError("a done verdict needs output bytes")  # verdict_from_outcome never builds one
-        keep = (outs.redacted(verdict.extension), outs.record)
-    elif verdict.destination == "review":
-        keep = (outs.reason, outs.original_in(dirs.review))
-    else:
-        keep = (outs.error, outs.original_in(dirs.failed))
-    # Leftovers of an earlier attempt of this claim that ended elsewhere (the stem is reserved for us).
+        return outs.redacted(verdict.extension), outs.record
+    if verdict.destination == "review":
+        return outs.reason, outs.original_in(dirs.review)
+    return outs.error, outs.original_in(dirs.failed)
+
+
+def _clear_leftovers(original: Path, outs: Outputs, keep: tuple[Path, Path], dirs: WatchDirs) -> None:
+    """Delete what an earlier attempt of this claim left in another place (the stem is reserved for us)."""
     removed = False
     for path in outs.written():
         if path not in keep and os.path.lexists(path):
@@ -253,25 +255,97 @@ def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: 
     if removed:
         for directory in (dirs.done, dirs.review, dirs.failed):
             fsync_dir(directory)
-    ctx.step("cleared")
 
+
+def _publish(claim: Claim, original: Path, keep: tuple[Path, Path], verdict: Verdict, ctx: ClaimContext) -> None:
+    """done/: the redacted copy, then the record (a record means a complete pair), then drop the original."""
+    atomic_write(keep[0], verdict.output or b"", DONE_FILE_MODE)
+    ctx.step("wrote_output")
+    record = json.dumps(verdict.record, indent=2, ensure_ascii=False).encode() + b"\n"
+    atomic_write(keep[1], record, DONE_FILE_MODE)
+    ctx.step("wrote_record")
+    original.unlink()
+    fsync_dir(claim.in_dir)
+    ctx.step("removed_original")
+
+
+def _set_aside(original: Path, keep: tuple[Path, Path], verdict: Verdict, ctx: ClaimContext) -> None:
+    """review/ or failed/: the note, then the original moved next to it (never overwriting)."""
+    atomic_write(keep[0], verdict.note.encode("utf-8", "surrogateescape"), PRIVATE_FILE_MODE)
+    ctx.step("wrote_note")
+    if not original.is_symlink():
+        os.chmod(original, PRIVATE_FILE_MODE)  # an unredacted original: owner only
+    move_no_clobber(original, keep[1])
+    ctx.step("moved_original")
+
+
+def _commit(claim: Claim, original: Path, outs: Outputs, verdict: Verdict, ctx: ClaimContext) -> tuple[Path, ...]:
+    keep = _destination(verdict, outs, ctx.dirs)
+    _clear_leftovers(original, outs, keep, ctx.dirs)
+    ctx.step("cleared")
     if verdict.destination == "done":
-        atomic_write(keep[0], verdict.output, DONE_FILE_MODE)
-        ctx.step("wrote_output")
-        record = json.dumps(verdict.record, indent=2, ensure_ascii=False).encode() + b"\n"
-        atomic_write(keep[1], record, DONE_FILE_MODE)
-        ctx.step("wrote_record")
-        original.unlink()
-        fsync_dir(claim.in_dir)
-        ctx.step("removed_original")
+        _publish(claim, original, keep, verdict, ctx)
     else:
-        atomic_write(keep[0], verdict.note.encode("utf-8", "surrogateescape"), PRIVATE_FILE_MODE)
-        ctx.step("wrote_note")
-        if not original.is_symlink():
-            os.chmod(original, PRIVATE_FILE_MODE)  # an unredacted original: owner only
-        move_no_clobber(original, keep[1])
-        ctx.step("moved_original")
+        _set_aside(original, keep, verdict, ctx)
     return keep
+
+
+def _commit_under_free_name(
+    claim: Claim, original: Path, manifest: Manifest, verdict: Verdict, ctx: ClaimContext
+) -> tuple[Path, ...]:
+    """Commit; if someone put a file under our reserved name by hand, undo our part and take the next name."""
+    for _ in range(3):
+        outs = Outputs(manifest.stem, manifest.ext, ctx.dirs)
+        try:
+            return _commit(claim, original, outs, verdict, ctx)
+        except NameTaken:
+            for path in outs.written():
+                path.unlink(missing_ok=True)
+            stem, ext = reserve_stem(ctx.dirs, claim, manifest.name)
+            release_reservations(ctx.dirs, claim, keep=stem)
+            manifest.stem, manifest.ext = stem, ext
+            manifest.save(claim)
+    raise NameTaken("no free output name after three tries")
+
+
+def _tidy_committed(claim: Claim, manifest: Manifest | None, dirs: WatchDirs) -> None:
+    """Step 7 for a claim whose original already left (the crash came after the commit)."""
+    if manifest is not None:
+        Outputs(manifest.stem, manifest.ext, dirs).remove_temp_files()
+    release_reservations(dirs, claim)
+    remove_claim_dir(claim)
+
+
+def _start_attempt(claim: Claim, original: Path, manifest: Manifest | None, ctx: ClaimContext) -> Manifest:
+    """Steps 4-5: fix the output name (new claim) or resume it (crashed claim), then count the attempt."""
+    if manifest is None:
+        release_reservations(ctx.dirs, claim)  # a reservation made before a crash, with no manifest
+        stem, ext = reserve_stem(ctx.dirs, claim, original.name)
+        ctx.step("reserved")
+        manifest = Manifest(name=original.name, stem=stem, ext=ext)
+    else:
+        release_reservations(ctx.dirs, claim, keep=manifest.stem)
+        Outputs(manifest.stem, manifest.ext, ctx.dirs).remove_temp_files()
+    manifest.attempts += 1
+    manifest.save(claim)
+    ctx.step("manifest")
+    return manifest
+
+
+def _result(claim: Claim, verdict: Verdict, manifest: Manifest, seconds: float, paths: tuple[Path, ...]) -> DocResult:
+    record = verdict.record or {}
+    kinds = Counter(str(r.get("kind")) for r in record.get("redactions", []) if isinstance(r, dict))
+    return DocResult(
+        claim_id=claim.id,
+        destination=verdict.destination,
+        status=verdict.status,
+        seconds=round(seconds, 3),
+        attempts=manifest.attempts,
+        redactions=dict(sorted(kinds.items())),
+        record_id=record.get("record_id"),
+        reject_code=verdict.reject_code,
+        paths=paths,
+    )
 
 
 def process_claim(claim: Claim, ctx: ClaimContext) -> DocResult | None:
@@ -281,60 +355,19 @@ def process_claim(claim: Claim, ctx: ClaimContext) -> DocResult | None:
     Raises on I/O trouble (disk full, permissions): the claim then stays for the next sweep.
     """
     started = time.monotonic()
-    dirs = ctx.dirs
     original = claim.original()
     manifest = Manifest.load(claim)
     if original is None:
-        if manifest is not None:
-            Outputs(manifest.stem, manifest.ext, dirs).remove_temp_files()
-        release_reservations(dirs, claim)
-        remove_claim_dir(claim)
+        _tidy_committed(claim, manifest, ctx.dirs)
         return None
     engines = ctx.engines()  # before counting an attempt: a missing model is not the file's fault
-    if manifest is None:
-        release_reservations(dirs, claim)
-        stem, ext = reserve_stem(dirs, claim, original.name)
-        manifest = Manifest(name=original.name, stem=stem, ext=ext)
-    else:
-        release_reservations(dirs, claim, keep=manifest.stem)
-        Outputs(manifest.stem, manifest.ext, dirs).remove_temp_files()
-    manifest.attempts += 1
-    manifest.save(claim)
-    ctx.step("manifest")
-
+    manifest = _start_attempt(claim, original, manifest, ctx)
     verdict = _decide(original, manifest, engines, ctx)
-    for _ in range(3):
-        outs = Outputs(manifest.stem, manifest.ext, dirs)
-        try:
-            paths = _commit(claim, original, outs, verdict, ctx)
-            break
-        except NameTaken:
-            # Someone put a file under our reserved name by hand: undo our part, take the next name.
-            for path in outs.written():
-                path.unlink(missing_ok=True)
-            stem, ext = reserve_stem(dirs, claim, manifest.name)
-            release_reservations(dirs, claim, keep=stem)
-            manifest.stem, manifest.ext = stem, ext
-            manifest.save(claim)
-    else:
-        raise NameTaken("no free output name after three tries")
-
-    release_reservations(dirs, claim)
+    paths = _commit_under_free_name(claim, original, manifest, verdict, ctx)
+    release_reservations(ctx.dirs, claim)
     ctx.step("released")
     remove_claim_dir(claim)
-    record = verdict.record or {}
-    kinds = Counter(str(r.get("kind")) for r in record.get("redactions", []) if isinstance(r, dict))
-    return DocResult(
-        claim_id=claim.id,
-        destination=verdict.destination,
-        status=verdict.status,
-        seconds=round(time.monotonic() - started, 3),
-        attempts=manifest.attempts,
-        redactions=dict(sorted(kinds.items())),
-        record_id=record.get("record_id"),
-        reject_code=verdict.reject_code,
-        paths=paths,
-    )
+    return _result(claim, verdict, manifest, time.monotonic() - started, paths)
 
 
 # --- the loop --------------------------------------------------------------------------------
@@ -413,9 +446,9 @@ def _start_observer(inbox: Path, wake: threading.Event) -> Any:
 
 @dataclass
 class WatchConfig:
-    poll_interval: float = 5.0
-    stable_seconds: float = 3.0
-    max_attempts: int = 5
+    poll_interval: float = POLL_INTERVAL
+    stable_seconds: float = STABLE_SECONDS
+    max_attempts: int = MAX_ATTEMPTS
     purpose: str | None = None
 
 
@@ -451,6 +484,7 @@ class Watcher:
         settings: Settings,
         stop: threading.Event,
         load_engines: Callable[[], "Engines"] | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.dirs = dirs
         self.config = config
@@ -458,6 +492,7 @@ class Watcher:
         self.stop = stop
         self.wake = threading.Event()
         self.engines = _LazyEngines(load_engines or _load_engines)
+        self.on_step = on_step  # see ClaimContext.on_step (the crash test kills the process there)
         self.errors = 0
         self.processed = 0
 
@@ -469,6 +504,7 @@ class Watcher:
             settings=self.settings,
             max_attempts=self.config.max_attempts,
             purpose=self.config.purpose,
+            on_step=self.on_step,
         )
 
     def _handle(self, claim: Claim, ctx: ClaimContext, recovered: bool) -> None:
@@ -510,49 +546,62 @@ class Watcher:
                 return
             self._handle(claim, ctx, recovered=True)
 
+    def _sweep_if_due(self, owner: Owner, ctx: ClaimContext, next_sweep: float) -> float:
+        """Recover dead watchers' and our own unfinished claims every poll interval; returns the next due time."""
+        if time.monotonic() < next_sweep:
+            return next_sweep
+        self._sweep(owner, ctx)
+        return time.monotonic() + self.config.poll_interval
+
+    def _claim_and_process(self, names: list[str], owner: Owner, ctx: ClaimContext, tracker: StabilityTracker) -> None:
+        for name in names:
+            if self.stop.is_set():
+                return
+            try:
+                claim = claim_file(self.dirs.inbox / name, owner)
+            except OSError as exc:
+                tracker.skip(name)
+                log.warning("claim_failed", extra={"fields": {"error": exc.__class__.__name__}})
+                continue
+            tracker.forget(name)
+            if claim is not None:  # None: another watcher was faster
+                self._handle(claim, ctx, recovered=False)
+
+    def _idle(self, deadline: float) -> None:
+        # Short slices: a signal handler only sets `stop`, and a busy writer must not spin us.
+        self.wake.wait(max(0.05, min(0.5, deadline - time.monotonic())))
+        self.wake.clear()
+
+    def _loop(self, owner: Owner, once: bool) -> None:
+        ctx = self._context()
+        tracker = StabilityTracker(self.config.stable_seconds)
+        next_sweep = 0.0
+        while not self.stop.is_set():
+            try:
+                next_sweep = self._sweep_if_due(owner, ctx, next_sweep)
+                ready, next_due = tracker.scan(self.dirs.inbox, time.monotonic())
+            except OSError as exc:  # e.g. the share went away: keep trying, the files are safe
+                self.errors += 1
+                log.error("scan_error", extra={"fields": {"error": exc.__class__.__name__}})
+                if once:
+                    return
+                self.stop.wait(self.config.poll_interval)
+                continue
+            if ready:
+                self._claim_and_process(ready, owner, ctx, tracker)
+                continue  # rescan at once: more may have become stable meanwhile
+            if once and next_due is None:
+                return
+            self._idle(min(next_sweep, next_due if next_due is not None else next_sweep))
+
     def run(self, once: bool = False) -> int:
         """Process until stopped (or, with `once`, until the inbox holds no more candidates)."""
         self.dirs.prepare()
         owner = Owner.acquire(self.dirs.processing)
         observer = None if once else _start_observer(self.dirs.inbox, self.wake)
-        ctx = self._context()
-        tracker = StabilityTracker(self.config.stable_seconds)
         log.info("watch_started", extra={"fields": {"watcher": owner.wid, "once": once}})
         try:
-            next_sweep = 0.0
-            while not self.stop.is_set():
-                try:
-                    if time.monotonic() >= next_sweep:
-                        self._sweep(owner, ctx)
-                        next_sweep = time.monotonic() + self.config.poll_interval
-                    ready, next_due = tracker.scan(self.dirs.inbox, time.monotonic())
-                except OSError as exc:  # e.g. the share went away: keep trying, the files are safe
-                    self.errors += 1
-                    log.error("scan_error", extra={"fields": {"error": exc.__class__.__name__}})
-                    if once:
-                        break
-                    self.stop.wait(self.config.poll_interval)
-                    continue
-                for name in ready:
-                    if self.stop.is_set():
-                        break
-                    try:
-                        claim = claim_file(self.dirs.inbox / name, owner)
-                    except OSError as exc:
-                        tracker.skip(name)
-                        log.warning("claim_failed", extra={"fields": {"error": exc.__class__.__name__}})
-                        continue
-                    tracker.forget(name)
-                    if claim is not None:
-                        self._handle(claim, ctx, recovered=False)
-                if ready:
-                    continue
-                if once and next_due is None:
-                    break
-                deadline = min(next_sweep, next_due if next_due is not None else next_sweep)
-                # Short slices: a signal handler only sets `stop`, and a busy writer must not spin us.
-                self.wake.wait(max(0.05, min(0.5, deadline - time.monotonic())))
-                self.wake.clear()
+            self._loop(owner, once)
         except EnginesUnavailable as exc:
             log.error("engines_unavailable", extra={"fields": {"error": str(exc)}})
             return 1
@@ -582,67 +631,6 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _float(text)
-    if not value >= 0:  # also rejects nan
-        raise argparse.ArgumentTypeError("must be 0 or greater")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, help="base directory holding inbox/ processing/ done/ review/ failed/")
-    for name, what in (
-        ("inbox", "where staff drop scans"),
-        ("processing", "claimed files in progress (same filesystem as inbox)"),
-        ("done", "redacted copies and records"),
-        ("review", "originals that need a manual check (mode 0700)"),
-        ("failed", "files that are not readable documents (mode 0700)"),
-    ):
-        parser.add_argument(f"--{name}", type=Path, metavar="DIR", help=f"{what}; default ROOT/{name}")
-    parser.add_argument("--once", action="store_true", help="process what is in the inbox, then exit")
-    parser.add_argument(
-        "--poll-interval", type=_positive_float, metavar="SECONDS", help="full rescan period (default 5)"
-    )
-    parser.add_argument(
-        "--stable-seconds",
-        type=_non_negative_float,
-        metavar="SECONDS",
-        help="a file must stay unchanged this long before it is picked up (default 3)",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=_positive_int,
-        metavar="N",
-        help="a file that was being processed when the watcher died N times goes to failed/ (default 5)",
-    )
-    parser.add_argument("--purpose", help="purpose text for the watermark on the redacted copy")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-
-
 def _setup_logging(level: str) -> None:
     root = logging.getLogger()
     if not root.handlers:  # the caller (CLI, tests) may have set logging up already
@@ -657,32 +645,36 @@ def _error(message: str) -> int:
     return 2
 
 
-def main(args: argparse.Namespace) -> int:
+def _configure(args: argparse.Namespace) -> tuple[WatchDirs, WatchConfig, Settings]:
+    """Options win over REDACTOR_WATCH_* variables, which win over watchfolder.defaults."""
     try:
         env = WatchSettings()
         settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _error(f"invalid REDACTOR_* setting: {problems}")
+        raise ConfigError(f"invalid REDACTOR_* setting: {problems}") from None
 
     def pick(name: str) -> Any:
         value = getattr(args, name, None)
         return value if value is not None else getattr(env, name)
 
-    try:
-        dirs = WatchDirs.under(
-            pick("root"), **{n: pick(n) for n in ("inbox", "processing", "done", "review", "failed")}
-        )
-    except ConfigError as exc:
-        return _error(str(exc))
+    dirs = WatchDirs.under(pick("root"), **{n: pick(n) for n in ("inbox", "processing", "done", "review", "failed")})
     config = WatchConfig(
         poll_interval=pick("poll_interval"),
         stable_seconds=pick("stable_seconds"),
         max_attempts=pick("max_attempts"),
         purpose=pick("purpose"),
     )
-    _setup_logging(getattr(args, "log_level", "INFO"))
+    return dirs, config, settings
 
+
+def run_command(args: argparse.Namespace, on_step: Callable[[str], None] | None = None) -> int:
+    """`redactor watch` after parsing (watchfolder.cli). `on_step`: see ClaimContext."""
+    try:
+        dirs, config, settings = _configure(args)
+    except ConfigError as exc:
+        return _error(str(exc))
+    _setup_logging(getattr(args, "log_level", "INFO"))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -691,15 +683,9 @@ def main(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         # run() prepares the directories; a ConfigError from there is reported here.
-        return Watcher(dirs, config, settings, stop).run(once=bool(getattr(args, "once", False)))
+        return Watcher(dirs, config, settings, stop, on_step=on_step).run(once=bool(getattr(args, "once", False)))
     except ConfigError as exc:
         return _error(str(exc))
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="redactor watch", description=__doc__.split("\n\n")[0])
-    add_arguments(_parser)
-    sys.exit(main(_parser.parse_args()))

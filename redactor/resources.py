@@ -1,0 +1,13 @@
+"""The one way to read the data files in models/ (installed as the package `redactor.models`),
+so a plain `pip install .` works the same as a source checkout."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any
+
+
+def model_json(name: str) -> Any:
+    """Parse models/NAME, e.g. model_json("layouts.json")."""
+    return json.loads(files("redactor.models").joinpath(name).read_text(encoding="utf-8"))
