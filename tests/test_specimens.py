@@ -1,18 +1,26 @@
-"""The real public specimens in ../shared/specimens (when present): nothing may leak, and a
-document that is published keeps its surname readable. Skips cleanly without them."""
+"""The real public specimens in ../shared/specimens (when present), measured by `redactor eval`'s
+judge: nothing may leak, published copies keep their surname readable, and enough of them are
+published at all. Skips cleanly without them.
+
+Thresholds (issue 9 wants >= 95 % published over sample_docs and the specimens together, 0 leaks):
+sample_docs must reach 95 % on its own (`redactor eval sample_docs` exits non-zero below that,
+and tests/test_pipeline.py expects every sample's status); the 18 specimens may leave at most one
+unpublished (17/18 = 94.4 %), which keeps the combined share at or above 95 % (60/63)."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
-from evaluation.evaluate import evaluate_one
+from evaluation.evaluate import DocResult, Judge, evaluate_one
 from redactor.ocr import RapidOcrEngine
 
 from conftest import SPECIMENS
 
 ENTRIES = json.loads((SPECIMENS / "annotations.json").read_text()) if (SPECIMENS / "annotations.json").is_file() else []
+MAX_UNPUBLISHED = 1  # of the specimens meant to be published
 
 pytestmark = [
     pytest.mark.specimens,
@@ -21,12 +29,33 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def reader():
-    return RapidOcrEngine()
+def results(engines, settings, tmp_path_factory) -> dict[str, DocResult]:
+    """Every specimen through the real pipeline once, judged from the output."""
+    from redactor.record import KeyStore
+
+    keys = KeyStore(tmp_path_factory.mktemp("keys"))
+    judge = Judge(RapidOcrEngine())
+    return {e["file"]: evaluate_one(e, (SPECIMENS / e["file"]).read_bytes(), engines, keys, settings, judge)
+            for e in ENTRIES}
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
-def test_specimen_leaks_nothing(entry, engines, keys, settings, reader):
-    result = evaluate_one(entry, (SPECIMENS / entry["file"]).read_bytes(), engines, keys, settings, reader)
-    assert result.status in ("redacted", "needs_review")
+def test_specimen_leaks_nothing(entry, results):
+    result = results[entry["file"]]
+    assert result.status in ("redacted", "needs_review"), result
     assert result.leaks == [], result
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
+def test_published_specimen_keeps_its_surname_readable(entry, results):
+    result = results[entry["file"]]
+    if result.status != "redacted" or not entry.get("surname"):
+        pytest.skip("not published, or no surname annotated")
+    assert "surname" not in result.unreadable, result
+
+
+def test_specimens_are_published_not_sent_to_review(results):
+    meant = [r for r in results.values() if r.expected == "redacted"]
+    unpublished = [f"{r.file}: {r.status} - {' '.join(r.reasons)}" for r in meant if not r.published]
+    assert len(unpublished) <= MAX_UNPUBLISHED, "\n".join(unpublished)
+    assert len(meant) - len(unpublished) >= math.ceil(0.94 * len(meant))
