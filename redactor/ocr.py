@@ -23,6 +23,15 @@ class OcrEngine(Protocol):
         """All text lines of an RGB image, in its pixel coordinates."""
         ...
 
+    def detect(self, image: np.ndarray, *, max_side: int) -> list[Box]:
+        """Where text lines are (no reading), on the image scaled to at most `max_side` pixels;
+        boxes in the image's own pixels."""
+        ...
+
+    def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Read crops that each hold one upright text line: (text, confidence) per crop."""
+        ...
+
 
 MAX_SIDE = 1400
 
@@ -58,3 +67,23 @@ class RapidOcrEngine:
             chars = tuple(_quad_box(q, scale) for q in char_quads) if len(char_quads) == len(text) else ()
             lines.append(TextLine(text=text, box=_quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
         return lines
+
+    def detect(self, image: np.ndarray, *, max_side: int) -> list[Box]:
+        # The library's own detector upscales to a 736 px short side; for finding out which
+        # way a page is turned a small image is enough, so resize here and skip that step.
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        scale = min(1.0, max_side / max(image.shape[:2]))
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        det = self._engine.text_det
+        prep = DetPreProcess(max_side, "max", det.mean, det.std)(np.ascontiguousarray(small[:, :, ::-1]))
+        if prep is None:
+            return []
+        boxes, _ = det.postprocess_op(det.infer(prep)[0], small.shape[:2])
+        return [_quad_box(q, scale) for q in det.filter_tag_det_res(boxes, small.shape[:2])]
+
+    def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
+        result, _ = self._engine.text_rec([np.ascontiguousarray(c[:, :, ::-1]) for c in crops])
+        return [(str(r[0]), float(r[1])) for r in result]
