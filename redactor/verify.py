@@ -1,0 +1,261 @@
+"""Read the redacted pages as an attacker would, before anything is published.
+
+- OCR again, on crops around every blacked-out number and around the MRZ (upscaled when the
+  page is small): if 5 or more consecutive characters of a personal number found before
+  redaction are still readable, the box is widened over what was read and the crop read
+  again, a few rounds; still readable -> needs review.
+- Faces, with two independent detectors (CenterFace and Haar): a face outside the blacked-out
+  boxes -> needs review. One model's blind spot must not decide.
+- QR codes: one still detectable is blacked out and the page checked again; still there ->
+  needs review.
+
+Works on crops and one downscaled face pass per page to stay cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from redactor.core import Box, Region, TextLine
+from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector
+from redactor.geometry import area, clip, covered_fraction, intersection, pad, rotate_box, union, unrotate_box
+from redactor.ocr import OcrEngine
+from redactor.qr import find_qr_codes
+from redactor.redact import black_out
+
+# This many consecutive characters of a personal number, readable again, is a leak.
+LEAK_RUN = 5
+WIDEN_ROUNDS = 3
+# OCR reads text best at about this height (px); smaller text in a crop is enlarged.
+READ_TEXT_HEIGHT = 40
+# A face this sure (CenterFace) still visible after redaction stops publication.
+LEFTOVER_FACE_SCORE = 0.5
+FACE_MAX_SIDE = 640
+# A detection counts as a face left visible when at least this much of it is not black.
+VISIBLE_FACE_FRACTION = 0.5
+TEXT_KINDS = ("bsn", "personal_number", "mrz_digits", "text_layer")
+
+# Characters OCR confuses, mapped alike on both sides of the comparison.
+_CONFUSABLE = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
+
+
+@dataclass(frozen=True)
+class PageSecrets:
+    """What must not be readable again on one page, in upright coordinates."""
+
+    page: int
+    k: int  # np.rot90(page image, k) is upright
+    size: tuple[int, int]  # the page as displayed, (width, height)
+    values: tuple[str, ...]  # personal numbers as read before redaction
+    text_boxes: tuple[Box, ...]  # where numbers were blacked out
+    mrz_box: Box | None  # the whole MRZ, if there is one
+
+
+@dataclass(frozen=True)
+class Verification:
+    images: list[np.ndarray]  # the pages, with any widened boxes drawn
+    regions: list[Region]  # boxes added by verification (page pixels, as drawn)
+    reasons: list[str] = field(default_factory=list)
+
+
+def secrets_of(findings: Any) -> PageSecrets:
+    """What verification needs from the find step's PageFindings. Takes `secrets` and the text
+    regions when the findings carry them; otherwise derives them from the MRZ and the
+    number hits (the value of a hit is read back from the OCR line under its box)."""
+    upright = findings.upright
+    mrz = findings.mrz
+    values: list[str] = list(getattr(findings, "secrets", None) or [])
+    boxes: list[Box] = [r.box for r in getattr(findings, "regions", []) if str(getattr(r.kind, "value", r.kind)) in TEXT_KINDS]
+    if mrz is not None:
+        values += mrz.personal_numbers
+        boxes += [mrz.cell_box(f.line, f.start, f.end) for f in mrz.personal_fields if f.text.strip("<")]
+    numbers = getattr(findings, "numbers", None)
+    for hit in getattr(numbers, "hits", []):
+        boxes.append(hit.box)
+        values += _values_under(hit.box, upright.all_lines)
+    mrz_box = None
+    if mrz is not None:
+        mrz_box = mrz.line_boxes[0]
+        for b in mrz.line_boxes[1:]:
+            mrz_box = union(mrz_box, b)
+    unique = tuple(dict.fromkeys(v for v in (_normal(v) for v in values) if len(v) >= LEAK_RUN))
+    return PageSecrets(upright.page.index, upright.k, upright.page.size, unique, tuple(boxes), mrz_box)
+
+
+def _values_under(box: Box, lines: list[TextLine]) -> list[str]:
+    """The characters of OCR lines that lie under `box`: the number a hit blacked out."""
+    found = []
+    for line in lines:
+        if intersection(line.box, box) <= 0:
+            continue
+        if len(line.chars) == len(line.text):
+            found.append("".join(c for c, b in zip(line.text, line.chars) if covered_fraction(b, pad(box, 2)) > 0.5))
+        else:
+            found += re.findall(r"[0-9][0-9 .\-/]{4,}[0-9A-Z]", line.text)
+    return found
+
+
+def verify(
+    images: list[np.ndarray],
+    pages: list[PageSecrets],
+    *,
+    ocr: OcrEngine,
+    centerface: CenterFaceDetector,
+    haar: HaarFaceDetector,
+    blacked: list[Region],
+) -> Verification:
+    """Check the redacted `images` (page pixels as displayed), widening number boxes where
+    digits still read. `blacked` are the boxes drawn by the redaction step."""
+    out_images, added, reasons = list(images), [], []
+    for secrets in pages:
+        image = out_images[secrets.page]
+        page_blacked = [r.box for r in blacked if r.page == secrets.page]
+        image, widened, text_reasons = _check_text(image, secrets, ocr)
+        image, qr_regions, qr_reasons = _check_qr(image, secrets.page)
+        page_blacked += [r.box for r in widened + qr_regions]
+        face_reasons = _check_faces(image, secrets, page_blacked, centerface, haar)
+        out_images[secrets.page] = image
+        added += widened + qr_regions
+        where = f" (page {secrets.page + 1})" if len(pages) > 1 else ""
+        reasons += [r + where for r in text_reasons + qr_reasons + face_reasons]
+    return Verification(out_images, added, list(dict.fromkeys(reasons)))
+
+
+# --- text --------------------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper()).translate(_CONFUSABLE)
+
+
+def _crops(secrets: PageSecrets, upright_size: tuple[int, int]) -> list[Box]:
+    """Upright areas to read again: around each blacked-out number and the MRZ, with room
+    for what a misplaced box would have left beside it. Overlapping areas are read once."""
+    areas = []
+    for box in secrets.text_boxes:
+        # A box that drifted along its line left digits up to its own width beside it.
+        h = max(8.0, box[3] - box[1])
+        side = max(4 * h, box[2] - box[0])
+        areas.append(clip((box[0] - side, box[1] - 1.5 * h, box[2] + side, box[3] + 1.5 * h), *upright_size))
+    if secrets.mrz_box is not None:
+        m = secrets.mrz_box
+        h = max(8.0, (m[3] - m[1]) / 3)
+        areas.append(clip((m[0] - 2 * h, m[1] - h, m[2] + 2 * h, m[3] + h), *upright_size))
+    merged: list[Box] = []
+    for a in areas:
+        for i, m in enumerate(merged):
+            if intersection(a, m) > 0:
+                merged[i] = union(a, m)
+                break
+        else:
+            merged.append(a)
+    return merged
+
+
+def _read_crop(upright: np.ndarray, crop: Box, text_height: float, ocr: OcrEngine) -> list[TextLine]:
+    """OCR one area, enlarged for small text; lines come back in upright page pixels."""
+    x0, y0, x1, y1 = (int(crop[0]), int(crop[1]), int(np.ceil(crop[2])), int(np.ceil(crop[3])))
+    part = upright[y0:y1, x0:x1]
+    if part.size == 0:
+        return []
+    scale = min(4.0, max(1.0, READ_TEXT_HEIGHT / max(1.0, text_height)))
+    if scale > 1:
+        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    lines = []
+    for line in ocr.read(np.ascontiguousarray(part)):
+        def back(b: Box) -> Box:
+            return (b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0)
+
+        lines.append(TextLine(line.text, back(line.box), line.confidence, line.source, tuple(back(c) for c in line.chars)))
+    return lines
+
+
+def _leaked_spans(lines: list[TextLine], values: tuple[str, ...]) -> list[Box]:
+    """Boxes of the characters, in OCR lines, that continue LEAK_RUN characters of a value."""
+    grams = {v[i : i + LEAK_RUN] for v in values for i in range(len(v) - LEAK_RUN + 1)}
+    spans = []
+    for line in lines:
+        keep = [i for i, c in enumerate(line.text) if c.isalnum()]
+        text = "".join(line.text[i] for i in keep).upper().translate(_CONFUSABLE)
+        for i in range(len(text) - LEAK_RUN + 1):
+            if text[i : i + LEAK_RUN] in grams:
+                spans.append(line.span_box(keep[i], keep[i + LEAK_RUN - 1] + 1))
+    return spans
+
+
+def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tuple[np.ndarray, list[Region], list[str]]:
+    if not secrets.values or not (secrets.text_boxes or secrets.mrz_box):
+        return image, [], []
+    w, h = secrets.size
+    upright_size = (h, w) if secrets.k % 2 else (w, h)
+    heights = [b[3] - b[1] for b in secrets.text_boxes] or [(secrets.mrz_box[3] - secrets.mrz_box[1]) / 3]
+    text_height = float(np.median(heights))
+    widened: list[Region] = []
+    for crop in _crops(secrets, upright_size):
+        for _ in range(WIDEN_ROUNDS):
+            upright = np.ascontiguousarray(np.rot90(image, secrets.k))
+            spans = _leaked_spans(_read_crop(upright, crop, text_height, ocr), secrets.values)
+            if not spans:
+                break
+            # Black out what was read, a little generously, then read the area again.
+            new = [
+                Region("personal_number", secrets.page, unrotate_box(pad(s, 0.3 * (s[3] - s[1])), secrets.k, w, h),
+                       "still readable after redaction: box widened")
+                for s in spans
+            ]
+            image, drawn = black_out(image, new)
+            widened += drawn
+        else:
+            upright = np.ascontiguousarray(np.rot90(image, secrets.k))
+            if _leaked_spans(_read_crop(upright, crop, text_height, ocr), secrets.values):
+                return image, widened, ["Part of a personal number is still readable after redaction."]
+    return image, widened, []
+
+
+# --- QR codes ----------------------------------------------------------------------------
+
+
+def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], list[str]]:
+    codes = find_qr_codes(image)
+    if not codes:
+        return image, [], []
+    image, drawn = black_out(image, [Region("qr_code", page, c.box, "QR code found after redaction") for c in codes])
+    if find_qr_codes(image):
+        return image, drawn, ["A QR code is still detectable after redaction."]
+    return image, drawn, []
+
+
+# --- faces -------------------------------------------------------------------------------
+
+
+def _check_faces(
+    image: np.ndarray, secrets: PageSecrets, blacked: list[Box], centerface: CenterFaceDetector, haar: HaarFaceDetector
+) -> list[str]:
+    w, h = secrets.size
+    upright = np.ascontiguousarray(np.rot90(image, secrets.k))
+    black = [rotate_box(b, secrets.k, w, h) for b in blacked]
+    faces: list[Face] = centerface.detect(upright, threshold=LEFTOVER_FACE_SCORE, max_side=FACE_MAX_SIDE)
+    faces += haar.detect(upright, max_side=FACE_MAX_SIDE)
+    visible = [f for f in faces if _visible_fraction(f.box, black) >= VISIBLE_FACE_FRACTION]
+    if visible:
+        return ["A face-like region remains visible after redaction."]
+    return []
+
+
+def _visible_fraction(box: Box, black: list[Box]) -> float:
+    """How much of `box` no black box covers (overlaps between black boxes counted once)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    mask = np.ones((y1 - y0, x1 - x0), bool)
+    for b in black:
+        if intersection(box, b) > 0:
+            bx0, by0 = max(0, int(b[0]) - x0), max(0, int(b[1]) - y0)
+            bx1, by1 = min(x1 - x0, int(np.ceil(b[2])) - x0), min(y1 - y0, int(np.ceil(b[3])) - y0)
+            mask[by0:by1, bx0:bx1] = False
+    return float(mask.mean()) if area(box) > 0 else 0.0
