@@ -66,3 +66,10 @@ def test_document_table_is_read_from_the_package_not_the_source_tree() -> None:
     assert "NLD/TD3" in table["layouts"]
     # Package data of redactor.models: what `pip install .` ships next to the code.
     assert json.loads(files("redactor.models").joinpath("documents.json").read_text()) == table
+
+
+def test_every_model_file_is_package_data() -> None:
+    from importlib.resources import files
+
+    shipped = sorted(p.name for p in files("redactor.models").iterdir() if p.name.endswith(".json"))
+    assert shipped == sorted(p.name for p in (ROOT / "models").glob("*.json")) and shipped
