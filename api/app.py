@@ -26,7 +26,7 @@ from api.routes import router
 from api.runner import PoolRunner, QueueFull, RunnerUnavailable, RunTimeout
 from api.services import Services, open_blobs, open_database
 from api.settings import ApiSettings
-from api.upload import UploadError, UploadGate
+from api.upload import BodyTimeout, UploadError, UploadGate
 from redactor.record import KeyStore
 
 try:  # written by the self-check page work (issue 4); the service runs without it
@@ -100,7 +100,7 @@ def build_services(settings: ApiSettings) -> Services:
         blobs=open_blobs(settings),
         keys=KeyStore(settings.key_dir),
         runner=runner,
-        uploads=UploadGate(settings.admission_capacity()),
+        uploads=UploadGate(settings.admission_capacity(), settings.public_capacity(), settings.uploads_per_client),
         metrics=create_metrics(lambda: runner.in_flight, lambda: runner.capacity),
         rate_limiters={
             "selfcheck": RateLimiter(settings.rate_limit_selfcheck_per_minute),
@@ -148,6 +148,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.runner = services.runner
     app.state.rate_limiters = services.rate_limiters
     _install_error_handlers(app)
+    app.add_middleware(BodyTimeout, timeout_s=settings.upload_timeout_s)  # every body, not only uploads
     app.add_middleware(ServiceMiddleware, metrics=services.metrics)
     app.include_router(router)
     if selfcheck_router is not None:

@@ -23,6 +23,7 @@ def main(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.cli_common import CommandError, fail, load_settings
+    from api.header_timeout import header_timeout_protocol
     from api.logs import configure_logging
 
     try:
@@ -49,6 +50,11 @@ def main(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        # Slow clients: headers must arrive within header_timeout_s (bodies: see api.upload.BodyTimeout),
+        # idle keep-alive connections close after 5 s, and a header block is at most 16 KB.
+        http=header_timeout_protocol(settings.header_timeout_s),
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
         timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
     )
     server = uvicorn.Server(config)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api import schemas
 from api.auth import require_scope
 from api.db import RedactionRow, utc_now
-from api.ratelimit import verify_limit
+from api.ratelimit import client_id, verify_limit
 from api.retention import remove_redaction
 from api.services import Services, get_services
 from api.upload import Form, UploadError, read_form
@@ -140,10 +140,11 @@ def store_redaction(services: Services, outcome: "Outcome", reference: str | Non
     return row
 
 
-async def read_document(request: Request, services: Services) -> tuple[bytes, Form]:
-    """The uploaded document (held in memory only) and the other form fields."""
+async def read_document(request: Request, services: Services, *, keyed: bool = False) -> tuple[bytes, Form]:
+    """The uploaded document (held in memory only) and the other form fields.
+    `keyed`: the caller presented an API key (keyed intake has its own upload slots)."""
     settings = services.settings
-    with services.uploads.slot():
+    with services.uploads.slot(client_id(request), keyed=keyed):
         form = await read_form(request, file_fields={"file": settings.max_bytes}, timeout_s=settings.upload_timeout_s)
     data = form.parts.pop("file", None)
     if data is None:
@@ -151,13 +152,13 @@ async def read_document(request: Request, services: Services) -> tuple[bytes, Fo
     return data, form
 
 
-async def run_pipeline(request: Request, data: bytes, purpose: str | None) -> Outcome:
+async def run_pipeline(request: Request, data: bytes, purpose: str | None, *, keyed: bool = False) -> Outcome:
     """Runner call with metrics and the request's outcome label; runner errors propagate."""
     services = get_services(request)
     state = request.state
     try:
         with services.metrics.pipeline_seconds.time():
-            outcome = await services.runner.run(data, purpose)
+            outcome = await services.runner.run(data, purpose, keyed=keyed)
     except Exception as exc:
         label = {"QueueFull": "busy", "RunTimeout": "timeout", "RunnerUnavailable": "busy"}.get(
             type(exc).__name__, "error"
@@ -194,10 +195,10 @@ async def create_redaction(
     request: Request, response: Response, _key: Any = Depends(require_scope("submit"))
 ) -> schemas.Redaction:
     services = get_services(request)
-    data, form = await read_document(request, services)
+    data, form = await read_document(request, services, keyed=True)
     purpose = form.text("purpose")
     reference = form.text("reference")
-    outcome = await run_pipeline(request, data, purpose)
+    outcome = await run_pipeline(request, data, purpose, keyed=True)
     del data  # the original is not needed any more
     if outcome.status != "redacted":
         raise outcome_error(outcome)
@@ -330,10 +331,11 @@ async def verify(request: Request) -> schemas.VerifyResult:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     redacted: bytes | None = None
     if content_type == "application/json":
-        body = await _read_json(request, MAX_RECORD_BYTES)
+        with services.uploads.slot(client_id(request)):
+            body = await _read_json(request, MAX_RECORD_BYTES)
         record = body.get("record") if isinstance(body, dict) else None
     else:
-        with services.uploads.slot():
+        with services.uploads.slot(client_id(request)):
             form = await read_form(
                 request,
                 file_fields={"record": MAX_RECORD_BYTES, "file": services.settings.max_bytes},

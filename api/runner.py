@@ -1,8 +1,15 @@
-"""Runs the CPU-bound pipeline in a bounded process pool, never on the event loop.
+"""Runs the CPU-bound pipeline in supervised worker processes, never on the event loop.
 
-Admission is a counter: at most `workers + queue_size` documents are running or waiting.
-A slot is released when the worker is really done with the document (not when the HTTP
-request gives up), so timed-out work still counts and the pool cannot be flooded.
+The workers are a pebble ProcessPool: each loads the engines once (`worker.init_worker`).
+At its deadline the client gets 504 and the worker interrupts the document itself (SIGALRM),
+keeping its engines. MuPDF renders in one C call that no signal can interrupt, though: a
+worker still busy KILL_GRACE_S later is killed, and the pool starts a fresh one. So a
+timed-out document never keeps a worker for longer than its deadline plus that grace.
+
+Admission is a counter: at most `workers + queue_size` documents are running or waiting, of
+which key-less callers (the self-check page) may hold at most `public_capacity`. Waiting
+documents get a worker in order, keyed intake before key-less ones, so a public client can
+neither fill the queue nor stand in front of an organisation's intake.
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ import math
 import multiprocessing
 import os
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
 from api import worker
 from api.settings import ApiSettings
@@ -27,6 +37,10 @@ if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not thi
 log = logging.getLogger("api.runner")
 # Admit a document only if it is expected to be done within this fraction of the timeout.
 ADMIT_FRACTION = 0.5
+# Seconds past its deadline a worker gets to stop by itself before it is killed.
+KILL_GRACE_S = 5.0
+# Seconds a killed worker's slot waits for its replacement to load its engines.
+REPLACEMENT_WAIT_S = 120.0
 
 
 class QueueFull(Exception):
@@ -38,7 +52,7 @@ class QueueFull(Exception):
 
 
 class RunTimeout(asyncio.TimeoutError):
-    """The document was not done within the per-request timeout."""
+    """The document was not done within the per-request timeout (its worker was killed)."""
 
 
 class RunnerUnavailable(Exception):
@@ -54,20 +68,24 @@ class RunnerState:
     ready: bool = False
     error: str | None = None  # why the workers are not usable, in plain words
     workers_seen: set[int] = field(default_factory=set)
+    workers_killed: int = 0  # timed-out documents whose worker was killed and replaced
 
 
 class PoolRunner:
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
         self.capacity = settings.admission_capacity()
-        self.in_flight = 0
+        self.public_capacity = settings.public_capacity()
+        self.in_flight = 0  # admitted documents: running or waiting for a worker
+        self.public_in_flight = 0
         self.state = RunnerState()
         # Running estimate of one document's pipeline time; pessimistic until measured, so a cold
         # service does not admit a queue it cannot finish in time.
         self._avg_seconds = 15.0
-        self._executor: ProcessPoolExecutor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: ProcessPool | None = None
         self._warmup: asyncio.Task[None] | None = None
+        self._busy_workers = 0  # documents handed to the pool (at most `workers`)
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -76,39 +94,37 @@ class PoolRunner:
             return self.settings.worker_threads
         return max(1, (os.cpu_count() or 1) // self.settings.workers)
 
-    def _new_executor(self) -> ProcessPoolExecutor:
+    def _new_pool(self) -> ProcessPool:
         s = self.settings
-        # No max_tasks_per_child: on Python 3.11 it deadlocks the pool once a worker retires.
-        return ProcessPoolExecutor(
+        return ProcessPool(
             max_workers=s.workers,
-            mp_context=multiprocessing.get_context(s.start_method),
             initializer=worker.init_worker,
-            initargs=(s, self._threads_per_worker(), s.request_timeout_s),
+            initargs=(s, self._threads_per_worker()),
+            context=multiprocessing.get_context(s.start_method),
         )
 
     async def start(self) -> None:
         """Create the pool and load the engines in every worker (in the background)."""
-        self._loop = asyncio.get_running_loop()
-        self._executor = self._new_executor()
-        self._warmup = asyncio.create_task(self._warm_up(self._executor))
+        self._pool = self._new_pool()
+        self._warmup = asyncio.create_task(self._warm_up(self._pool))
 
     async def wait_ready(self) -> None:
         if self._warmup is not None:
             await self._warmup
 
-    async def _warm_up(self, executor: ProcessPoolExecutor) -> None:
+    async def _warm_up(self, pool: ProcessPool) -> None:
         self.state.ready = False
         started = time.monotonic()
         try:
             # One ping per worker makes the pool start them all; each loads its engines first.
-            futures = [executor.submit(worker.ping) for _ in range(self.settings.workers)]
+            futures = [pool.schedule(worker.ping) for _ in range(self.settings.workers)]
             results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
-        except BrokenProcessPool:
+        except (BrokenProcessPool, ProcessExpired, RuntimeError):
             self.state.error = "the worker processes failed to start (engines did not load)"
             log.error("worker pool failed to start", extra={"fields": {"event": "pool_broken"}})
             return
         except Exception as exc:  # noqa: BLE001 - reported through /readyz
-            self.state.error = f"worker start-up failed ({exc.__class__.__name__})"
+            self.state.error = "worker start-up failed"
             log.error("worker start-up failed", extra={"fields": {"error": exc.__class__.__name__}})
             return
         if not all(r["ocr"] for r in results):
@@ -123,23 +139,35 @@ class PoolRunner:
         )
 
     async def stop(self) -> None:
-        """Withdraw queued jobs and stop the workers (running jobs finish first)."""
+        """Withdraw waiting documents and stop the workers (running ones get their timeout to finish)."""
         if self._warmup is not None:
             self._warmup.cancel()
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        for queue in self._waiting.values():
+            while queue:
+                queue.popleft().cancel()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(self._close, pool, self.settings.request_timeout_s)
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
-        """A worker died (killed, out of memory): replace the pool once, for everyone."""
-        if self._executor is not broken:
+    @staticmethod
+    def _close(pool: ProcessPool, timeout: float) -> None:
+        pool.close()
+        try:
+            pool.join(timeout)
+        except TimeoutError:
+            pool.stop()
+            pool.join()
+
+    def _restart(self, broken: ProcessPool | None) -> None:
+        """The pool itself failed (its workers cannot start): replace it once, for everyone."""
+        if broken is None or self._pool is not broken:
             return  # already replaced by another request
         log.error("worker pool broken, restarting", extra={"fields": {"event": "pool_restart"}})
-        broken.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._new_executor()
-        self._warmup = asyncio.create_task(self._warm_up(self._executor))
+        broken.stop()
+        self._pool = self._new_pool()
+        self._warmup = asyncio.create_task(self._warm_up(self._pool))
 
-    # --- work ------------------------------------------------------------------------------
+    # --- admission -------------------------------------------------------------------------
 
     def _expected_wait(self, position: int) -> float:
         """Seconds until a document at `position` in the pool (1 = next free worker) is done."""
@@ -149,61 +177,145 @@ class PoolRunner:
         waiting = max(1, self.in_flight - self.settings.workers + 1)
         return max(1, min(120, math.ceil(waiting * self._avg_seconds / self.settings.workers)))
 
-    def _admit(self) -> None:
-        """Refuse (QueueFull) when the queue is full, or when a document that would have to
-        wait would likely miss its deadline anyway: an honest 503 now beats a 504 later.
-        A free worker always takes the document (so the estimate keeps learning)."""
-        position = self.in_flight + 1
-        if position > self.capacity:
+    def _position(self, keyed: bool) -> int:
+        """Where a new document would stand: keyed documents go ahead of waiting key-less ones."""
+        if keyed:
+            return self._busy_workers + len(self._waiting[True]) + 1
+        return self.in_flight + 1
+
+    def _admit(self, keyed: bool) -> None:
+        """Refuse (QueueFull) when the queue is full, when key-less callers already hold their
+        share, or when a document that would have to wait would likely miss its deadline anyway:
+        an honest 503 now beats a 504 later. A free worker always takes the document."""
+        if self.in_flight + 1 > self.capacity:
             raise QueueFull(self.retry_after())
+        if not keyed and self.public_in_flight + 1 > self.public_capacity:
+            raise QueueFull(self.retry_after())
+        position = self._position(keyed)
         too_slow = self._expected_wait(position) > ADMIT_FRACTION * self.settings.request_timeout_s
         if position > self.settings.workers and too_slow:
             raise QueueFull(self.retry_after())
 
-    def _release(self, seconds: float | None) -> None:
-        self.in_flight -= 1
-        if seconds is not None:
-            self._avg_seconds = 0.7 * self._avg_seconds + 0.3 * seconds
+    def _count(self, keyed: bool, step: int) -> None:
+        self.in_flight += step
+        if not keyed:
+            self.public_in_flight += step
 
-    async def run(self, data: bytes, purpose: str | None) -> "Outcome":
-        """Redact one document in a worker process.
+    async def _take_worker(self, keyed: bool) -> None:
+        """Wait for a free worker; keyed documents are served first."""
+        if self._busy_workers < self.settings.workers and not any(self._waiting.values()):
+            self._busy_workers += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiting[keyed]
+        queue.append(waiter)
+        try:
+            await waiter  # `_give_back_worker` counts the worker as ours before waking us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back_worker()  # handed a worker just as our deadline passed
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def _give_back_worker(self) -> None:
+        self._busy_workers -= 1
+        for keyed in (True, False):
+            queue = self._waiting[keyed]
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    self._busy_workers += 1
+                    waiter.set_result(None)
+                    return
+
+    # --- work ------------------------------------------------------------------------------
+
+    async def run(self, data: bytes, purpose: str | None, *, keyed: bool = False) -> "Outcome":
+        """Redact one document in a worker process. `keyed`: the caller presented an API key.
 
         Raises QueueFull (-> 503), RunTimeout (-> 504), RunnerUnavailable (-> 503).
         """
-        executor = self._executor
-        loop = self._loop
-        if executor is None or loop is None:
+        if self._pool is None or (self.state.error and not self.state.ready):
             raise RunnerUnavailable()
-        if self.state.error and not self.state.ready:
-            raise RunnerUnavailable()
-        self._admit()
-        self.in_flight += 1
-        timeout = self.settings.request_timeout_s
+        self._admit(keyed)
+        self._count(keyed, +1)
+        deadline = time.time() + self.settings.request_timeout_s
+        job: asyncio.Future[Outcome] | None = None
         try:
-            future: Future[tuple["Outcome", float]] = executor.submit(
-                worker.redact, data, purpose, time.time() + timeout
-            )
-        except (BrokenProcessPool, RuntimeError):
-            self._release(None)
-            self._restart(executor)
-            raise RunnerUnavailable() from None
+            async with asyncio.timeout(self.settings.request_timeout_s):
+                await self._take_worker(keyed)
+                # From here the job owns the worker and the admission slot, and keeps them until
+                # the worker is really free again, even after this request has answered 504.
+                job = asyncio.ensure_future(self._job(data, purpose, keyed, deadline))
+                job.add_done_callback(_retrieve)
+                return await asyncio.shield(job)
+        except TimeoutError:
+            raise RunTimeout() from None
+        finally:
+            if job is None:
+                self._count(keyed, -1)
 
-        def done(f: Future[tuple["Outcome", float]]) -> None:
-            seconds = None if f.cancelled() or f.exception() else f.result()[1]
+    async def _job(self, data: bytes, purpose: str | None, keyed: bool, deadline: float) -> "Outcome":
+        try:
+            future = self._schedule(data, purpose, deadline)
+            answer = asyncio.wrap_future(future)
+            # The worker stops itself at the deadline (SIGALRM) unless it is stuck in C code:
+            # then, a grace period later, it is killed and the pool starts a fresh one.
+            kill_in = max(0.0, deadline + KILL_GRACE_S - time.time())
+            done, _ = await asyncio.wait([answer], timeout=kill_in)
+            if not done:
+                was_running = future.running()
+                future.cancel()  # pebble terminates the worker running a cancelled task
+                if was_running:
+                    self._note_killed()
+                    await self._replacement_ready()
+                raise RunTimeout()
             try:
-                loop.call_soon_threadsafe(self._release, seconds)
-            except RuntimeError:  # the loop is closed: the service is shutting down
-                pass
-
-        future.add_done_callback(done)
-        try:
-            # wrap_future: cancelling on timeout also withdraws the job if it is still queued.
-            outcome, _seconds = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+                outcome, seconds = answer.result()
+            except (TimeoutError, worker.WorkerTimeout):
+                raise RunTimeout() from None
+            except (ProcessExpired, CancelledError):
+                # The worker died under the document (killed, out of memory); the pool replaces it.
+                log.error("worker died", extra={"fields": {"event": "worker_died"}})
+                raise RunnerUnavailable() from None
+            except BrokenProcessPool:
+                self._restart(self._pool)
+                raise RunnerUnavailable() from None
+            self._avg_seconds = 0.7 * self._avg_seconds + 0.3 * seconds
             return outcome
-        except asyncio.TimeoutError:
-            raise RunTimeout() from None
-        except worker.WorkerTimeout:
-            raise RunTimeout() from None
-        except BrokenProcessPool:
-            self._restart(executor)
+        finally:
+            self._give_back_worker()
+            self._count(keyed, -1)
+
+    def _schedule(self, data: bytes, purpose: str | None, deadline: float) -> "ProcessFuture[Any]":
+        pool = self._pool
+        if pool is None:
+            raise RunnerUnavailable()
+        try:
+            return pool.schedule(worker.redact, (data, purpose, deadline))
+        except RuntimeError:  # the pool is in an error state
+            self._restart(pool)
             raise RunnerUnavailable() from None
+
+    async def _replacement_ready(self) -> None:
+        """Hold the killed worker's slot until a worker takes documents again, so that admission
+        does not count on a worker that is still loading its engines."""
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            async with asyncio.timeout(REPLACEMENT_WAIT_S):
+                await asyncio.wrap_future(pool.schedule(worker.ping))
+        except Exception:  # noqa: BLE001 - a pool that cannot start workers is found by the next document
+            log.error("no worker after a kill", extra={"fields": {"event": "worker_replacement_slow"}})
+
+    def _note_killed(self) -> None:
+        self.state.workers_killed += 1
+        log.warning("document timed out; worker killed and replaced", extra={"fields": {"event": "worker_killed"}})
+
+
+def _retrieve(job: "asyncio.Future[Any]") -> None:
+    """Mark a job's error as seen: after a 504 nobody awaits the job any more."""
+    if not job.cancelled():
+        job.exception()

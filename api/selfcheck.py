@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from api.ratelimit import selfcheck_limit
+from api.ratelimit import client_id, selfcheck_limit
 from api.routes import error, outcome_error, read_document, run_pipeline, store_redaction
 from api.services import Services, get_services
 from api.upload import Form, read_form
@@ -377,7 +377,7 @@ async def send(request: Request, extra: SelfCheckSettings = Depends(selfcheck_se
         raise error(404, "not_found", "Sending is not enabled on this service.")
     services = get_services(request)
     settings = services.settings
-    with services.uploads.slot():
+    with services.uploads.slot(client_id(request)):
         form = await read_form(
             request,
             file_fields={"file": settings.max_bytes, "record": MAX_RECORD_BYTES},

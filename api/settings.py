@@ -28,10 +28,16 @@ class ApiSettings(Settings):
     # Process pool: `workers` pipelines run at once, `queue_size` more wait; beyond that 503.
     workers: int = Field(default=2, ge=1)
     queue_size: int = Field(default=8, ge=0)
-    # Seconds from admission to answer (queue wait + pipeline); a worker stops a job after this too.
+    # Seconds from admission to answer (queue wait + pipeline); then the worker is killed and replaced.
     request_timeout_s: float = Field(default=60.0, gt=0)
-    # Seconds a client may take to send its upload.
+    # Seconds a client may take to send a request body (any body: uploads, JSON), and its headers.
     upload_timeout_s: float = Field(default=30.0, gt=0)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    # Upload and pipeline slots the key-less endpoints (self-check, send, verify) may hold at
+    # once, apart from the keyed intake's; 0 = half of workers + queue_size (at least 1).
+    public_slots: int = Field(default=0, ge=0)
+    # Uploads one client address may be sending at once to the key-less endpoints.
+    uploads_per_client: int = Field(default=2, ge=1)
     start_method: Literal["spawn", "forkserver"] = "spawn"
     # Threads each worker's OpenCV/onnxruntime may use; 0 = cores / workers.
     worker_threads: int = Field(default=0, ge=0)
@@ -58,3 +64,6 @@ class ApiSettings(Settings):
 
     def admission_capacity(self) -> int:
         return self.workers + self.queue_size
+
+    def public_capacity(self) -> int:
+        return self.public_slots or max(1, self.admission_capacity() // 2)

@@ -3,14 +3,22 @@
 Starlette's own form parser spools files over 1 MB to a temporary file on disk; an identity
 document must not land there, and an oversized upload should be refused while it streams in.
 The requester's file name is ignored: it is never read, stored or logged.
+
+Uploads being received hold a slot: keyed intake has its own slots, which the key-less
+endpoints (self-check, send, verify) cannot take, and one client address may hold only a few
+of the key-less ones. `BodyTimeout` gives every request body, whatever the endpoint, a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from contextlib import contextmanager
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -51,21 +59,65 @@ class Form:
 
 
 class UploadGate:
-    """Bounds how many uploads are being received at once, so memory stays bounded."""
+    """Bounds how many uploads are being received at once, so memory stays bounded and one
+    key-less client cannot crowd out the keyed intake."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.active = 0
+    def __init__(self, keyed_capacity: int, public_capacity: int, per_client: int) -> None:
+        self.capacity = {True: keyed_capacity, False: public_capacity}
+        self.per_client = per_client
+        self.active = {True: 0, False: 0}
+        self._by_client: Counter[str] = Counter()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        if self.active >= self.capacity:
+    def slot(self, client: str, *, keyed: bool = False) -> Iterator[None]:
+        """`client`: the caller's address; `keyed`: the caller presented a valid API key."""
+        if not keyed and self._by_client[client] >= self.per_client:
+            raise UploadError(429, "rate_limited", "Too many uploads from this client at once.", retry_after=5)
+        if self.active[keyed] >= self.capacity[keyed]:
             raise UploadError(503, "busy", "Too many uploads in progress; try again shortly.", retry_after=2)
-        self.active += 1
+        self.active[keyed] += 1
+        if not keyed:
+            self._by_client[client] += 1
         try:
             yield
         finally:
-            self.active -= 1
+            self.active[keyed] -= 1
+            if not keyed:
+                self._by_client[client] -= 1
+                if self._by_client[client] <= 0:
+                    del self._by_client[client]
+
+
+class BodyTimeout:
+    """ASGI middleware: a request's whole body must arrive within `timeout_s` of its headers.
+
+    Without it a handler that reads a body (a JSON record to verify, say) waits as long as the
+    client trickles bytes. Past the deadline the read raises UploadError (408) in the handler."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.timeout_s
+        body_done = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done
+            if body_done:  # after the body only a disconnect can come: no deadline for that
+                return await receive()
+            try:
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    message = await receive()
+            except TimeoutError:
+                raise UploadError(408, "upload_timeout", "The request body took too long.") from None
+            body_done = message["type"] == "http.request" and not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 class _Collector:

@@ -1,16 +1,24 @@
 """Code that runs inside the pool's worker processes (started with spawn/forkserver, never fork).
 
 Each worker loads the engines once in `init_worker` and keeps them in `_STATE`: a per-process
-global is how ProcessPoolExecutor lets an initializer hand state to later tasks.
+global is how a process pool lets an initializer hand state to later tasks.
+
+A document that outlives its deadline is interrupted here by SIGALRM, which keeps the worker
+and its loaded engines. A signal only interrupts Python code, though, not a C call such as
+MuPDF rendering a page: when that does not end soon after the deadline, the supervisor in
+api/runner.py kills this process and starts a fresh one.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import dataclasses
 import os
 import signal
 import time
 from dataclasses import dataclass
-from types import FrameType
+from types import FrameType, SimpleNamespace
 from typing import Any
 
 _STATE: "_WorkerState | None" = None
@@ -21,11 +29,10 @@ class _WorkerState:
     engines: Any
     keys: Any
     settings: Any
-    hard_timeout_s: float
 
 
 class WorkerTimeout(BaseException):
-    """The pipeline ran longer than the hard limit inside the worker and was interrupted.
+    """The document's deadline passed (before or while the pipeline ran on it).
 
     A BaseException, like KeyboardInterrupt, so that no `except Exception` in the pipeline
     swallows it and carries on.
@@ -38,20 +45,42 @@ def _limit_threads(threads: int) -> None:
         os.environ.setdefault(var, str(threads))
 
 
-def init_worker(settings: Any, threads: int, hard_timeout_s: float) -> None:
+def _return_freed_memory() -> None:
+    """Large buffers (page images) straight from and back to the OS (glibc): by default malloc
+    raises its mmap threshold after the first free and then keeps freed pages in the heap,
+    so every page of a document would leave its pixels behind in the worker."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    libc = ctypes.CDLL(libc_name)
+    if hasattr(libc, "mallopt"):
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: fixed at 1 MB
+
+
+def _trim_memory() -> None:
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is not None and hasattr(ctypes.CDLL(libc_name), "malloc_trim"):
+        ctypes.CDLL(libc_name).malloc_trim(0)
+
+
+def init_worker(settings: Any, threads: int) -> None:
     global _STATE
+    _return_freed_memory()
     from api.logs import configure_logging
 
     configure_logging(getattr(settings, "log_level", "INFO"))  # JSON lines here too, e.g. a failed start
     _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # The supervisor stops a timed-out worker with SIGTERM; die at once rather than wait for a
+    # Python handler that cannot run while MuPDF holds the interpreter.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     import cv2
 
     cv2.setNumThreads(threads)
     from redactor.pipeline import Engines
     from redactor.record import KeyStore
 
-    _STATE = _WorkerState(Engines.load(threads), KeyStore(settings.key_dir), settings, hard_timeout_s)
+    _STATE = _WorkerState(Engines.load(threads), KeyStore(settings.key_dir), settings)
 
 
 def ping() -> dict[str, Any]:
@@ -65,18 +94,18 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def redact(data: bytes, purpose: str | None, deadline: float) -> tuple[Any, float]:
-    """Run the pipeline on one document before `deadline` (time.time() seconds).
+    """Run the pipeline on one document whose answer is due at `deadline` (time.time() seconds).
 
-    Returns (redactor.pipeline.Outcome, seconds the pipeline took).
+    Returns (the Outcome's fields, seconds the pipeline took). Plain fields, because unpickling
+    redactor.pipeline.Outcome would import the whole pipeline (OCR, OpenCV, ONNX) into the
+    service process: seconds of work on its first answer, and hundreds of MB kept.
     """
     from redactor import pipeline
 
     state = _require_state()
-    remaining = min(state.hard_timeout_s, deadline - time.time())
+    remaining = deadline - time.time()
     if remaining <= 0:
         raise WorkerTimeout()  # its client has already been told 504: do not spend a worker on it
-    # A timer in the worker itself: the parent cannot cancel a running task of a process pool,
-    # so without it a pathological document would hold a worker slot forever.
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, remaining)
     started = time.perf_counter()
@@ -87,7 +116,9 @@ def redact(data: bytes, purpose: str | None, deadline: float) -> tuple[Any, floa
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    return outcome, time.perf_counter() - started
+        _trim_memory()  # the document's pages are freed: give the memory back before the next one
+    fields = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
+    return SimpleNamespace(**fields), time.perf_counter() - started
 
 
 def _require_state() -> _WorkerState:

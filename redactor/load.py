@@ -2,7 +2,10 @@
 
 The type is judged from the bytes, never from the file name. Size limits are checked
 before any pixels are decoded, so a 30000 x 30000 image or a 500-page PDF is refused in
-milliseconds with bounded memory.
+milliseconds with bounded memory. A PDF's drawing work is counted before MuPDF renders it,
+and all pages together share one pixel budget (`max_document_megapixels`): pages are
+rendered (or decoded) one at a time and scaled down to their share, so ten huge pages cost
+no more memory than one ordinary scan.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pillow_heif import register_heif_opener
 from redactor.config import Settings
 from redactor.core import Document, Page, TextLine
 from redactor.errors import RejectedInput
+from redactor.formats import PDF_MAGIC, PNG_MAGIC
+from redactor.pdf_budget import TooMuchWork, pdf_operations
 
 register_heif_opener()
 
@@ -26,7 +31,7 @@ HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"
 
 def sniff(data: bytes) -> str:
     """The file format from its first bytes."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if data.startswith(PNG_MAGIC):
         return "png"
     if data.startswith(b"\xff\xd8\xff"):
         return "jpeg"
@@ -36,7 +41,7 @@ def sniff(data: bytes) -> str:
         return "webp"
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "heic"
-    if data.lstrip()[:5] == b"%PDF-":
+    if data.lstrip().startswith(PDF_MAGIC):
         return "pdf"
     raise RejectedInput("unsupported_type", "This is not a JPEG, PNG, TIFF, WebP, HEIC or PDF file.")
 
@@ -79,12 +84,16 @@ def _load_image(data: bytes, settings: Settings) -> list[Page]:
             n_frames = getattr(image, "n_frames", 1)
             if n_frames > settings.max_pages:
                 raise RejectedInput("too_many_pages", f"The file has {n_frames} pages; at most {settings.max_pages}.")
+            scale = _budget_scale(_frame_pixels(image, n_frames, settings), settings)
             pages = []
             for index in range(n_frames):
                 image.seek(index)
                 image.load()
                 # Apply the EXIF orientation: pages are handled as a person sees them.
                 frame = ImageOps.exif_transpose(image)
+                if scale < 1.0:  # one frame at full size at a time, kept only at its share of the budget
+                    size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+                    frame = frame.resize(size, Image.Resampling.LANCZOS)
                 pages.append(Page(index=index, image=_to_rgb(frame)))
             return pages
     except RejectedInput:
@@ -108,21 +117,52 @@ def _load_pdf(data: bytes, settings: Settings) -> list[Page]:
         if doc.page_count > settings.max_pages:
             raise RejectedInput("too_many_pages", f"The PDF has {doc.page_count} pages; at most {settings.max_pages}.")
         try:
-            return [_render_page(page, settings) for page in doc]
+            pdf_operations(doc, settings.max_pdf_operations)
+            areas = [page.rect.width * page.rect.height for page in doc]
+            if min(areas) < 1.0:
+                raise RejectedInput("unreadable", "A page of the PDF has no area.")
+            zoom = settings.pdf_dpi / 72.0
+            zoom *= _budget_scale([a * zoom * zoom for a in areas], settings)
+            # One page at a time: its pixmap is freed before the next page is rendered.
+            return [_render_page(page, zoom, settings) for page in doc]
+        except TooMuchWork:
+            raise RejectedInput(
+                "too_large", f"The PDF is too complex to render (over {settings.max_pdf_operations:,} drawing operations)."
+            ) from None
         except (RuntimeError, ValueError) as exc:
             raise RejectedInput("unreadable", "A page of the PDF cannot be rendered.") from exc
+        finally:
+            fitz.TOOLS.store_shrink(100)  # drop MuPDF's cached fonts and images of this document
 
 
-def _render_page(page: "fitz.Page", settings: Settings) -> Page:
+def _frame_pixels(image: Image.Image, n_frames: int, settings: Settings) -> list[float]:
+    """Every frame's pixel count, from the headers only (nothing decoded yet)."""
+    sizes = []
+    for index in range(n_frames):
+        image.seek(index)
+        _check_pixels(*image.size, settings)
+        sizes.append(float(image.size[0] * image.size[1]))
+    image.seek(0)
+    return sizes
+
+
+def _budget_scale(pixels: list[float], settings: Settings) -> float:
+    """The linear scale (<= 1) that fits all pages together into the document's pixel budget."""
+    total = sum(pixels)
+    budget = settings.max_document_megapixels * 1_000_000
+    return 1.0 if total <= budget else (budget / total) ** 0.5
+
+
+def _render_page(page: "fitz.Page", zoom: float, settings: Settings) -> Page:
     rect = page.rect  # already rotated as displayed
-    zoom = settings.pdf_dpi / 72.0
-    # Large page formats render at a lower resolution rather than beyond the pixel limit.
+    # Large page formats render at a lower resolution rather than beyond the per-page pixel limit.
     max_pixels = settings.max_megapixels * 1_000_000
     if rect.width * rect.height * zoom * zoom > max_pixels:
         zoom = (max_pixels / (rect.width * rect.height)) ** 0.5
     pix = page.get_pixmap(matrix=fitz.Matrix(zoom, zoom), colorspace=fitz.csRGB, alpha=False, annots=True)
     image = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3).copy()
-    sx, sy = pix.width / rect.width, pix.height / rect.height
+    del pix  # the samples are copied: free MuPDF's buffer before the text layer is read
+    sx, sy = image.shape[1] / rect.width, image.shape[0] / rect.height
     grouped: dict[tuple[int, int], list[tuple[tuple[float, float, float, float], str]]] = {}
     for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
         r = fitz.Rect(x0, y0, x1, y1) * page.rotation_matrix
