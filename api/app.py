@@ -24,15 +24,11 @@ from api.ratelimit import RateLimiter
 from api.retention import purge_periodically
 from api.routes import router
 from api.runner import PoolRunner, QueueFull, RunnerUnavailable, RunTimeout
+from api.selfcheck import router as selfcheck_router
 from api.services import Services, open_blobs, open_database
 from api.settings import ApiSettings
 from api.upload import BodyTimeout, UploadError, UploadGate
 from redactor.record import KeyStore
-
-try:  # written by the self-check page work (issue 4); the service runs without it
-    from api.selfcheck import router as selfcheck_router
-except ImportError:  # pragma: no cover - depends on what has landed
-    selfcheck_router = None
 
 log = logging.getLogger("api")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -151,8 +147,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodyTimeout, timeout_s=settings.upload_timeout_s)  # every body, not only uploads
     app.add_middleware(ServiceMiddleware, metrics=services.metrics)
     app.include_router(router)
-    if selfcheck_router is not None:
-        app.include_router(selfcheck_router)
+    app.include_router(selfcheck_router)
     if STATIC_DIR.is_dir():  # mounted last, so /v1, /healthz, ... win over files
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

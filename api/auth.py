@@ -1,5 +1,7 @@
 """API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`; 401 without a valid key,
-403 when the key lacks the scope (submit, read, delete) the endpoint needs."""
+403 when the key lacks the scope (submit, read, delete, metrics) the endpoint needs.
+The dependency returns the key's info: routes record its id (submitted_by, audit log) and
+apply its `sees_only` restriction."""
 
 from __future__ import annotations
 

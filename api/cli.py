@@ -9,12 +9,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api import cli_apikey, cli_purge, cli_serve
+from api import cli_apikey, cli_audit, cli_purge, cli_serve
 
 SUBCOMMANDS = {
     "serve": (cli_serve, "run the REST service"),
     "purge": (cli_purge, "delete redactions older than the retention period now"),
     "apikey": (cli_apikey, "create, list or revoke API keys"),
+    "audit": (cli_audit, "show who read, downloaded, deleted, sent or purged which record"),
 }
 
 

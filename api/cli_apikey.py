@@ -1,4 +1,7 @@
-"""`redactor apikey create|list|revoke`: API keys with scopes (submit, read, delete), stored hashed."""
+"""`redactor apikey create|list|revoke`: API keys with scopes (submit, read, delete, metrics), stored hashed.
+
+`create --only-submitted-by KEY_ID` makes a key that reads (and deletes) only the copies that
+key submitted; `--only-own` one that sees only what it submits itself."""
 
 from __future__ import annotations
 
@@ -23,8 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         choices=SCOPES,
         required=True,
-        help="repeat for several: submit, read, delete",
+        help="repeat for several: submit, read, delete, metrics",
     )
+    only = create.add_mutually_exclusive_group()
+    only.add_argument(
+        "--only-submitted-by",
+        metavar="KEY_ID",
+        help="this key sees only the copies submitted by the key with this id",
+    )
+    only.add_argument("--only-own", action="store_true", help="this key sees only the copies it submits itself")
     listing = sub.add_parser("list", help="list keys (never the secrets)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
@@ -33,16 +43,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _describe(info: "ApiKeyInfo") -> str:
     state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
-    return f"{info.id}  {info.name}  scopes={','.join(info.scopes)}  created {info.created_at:%Y-%m-%d %H:%M}  {state}"
+    sees = f"  sees only what {info.sees_only} submitted" if info.sees_only else ""
+    return (
+        f"{info.id}  {info.name}  scopes={','.join(info.scopes)}  created {info.created_at:%Y-%m-%d %H:%M}"
+        f"  {state}{sees}"
+    )
 
 
 def _run(db: "Database", args: argparse.Namespace) -> int:
     if args.apikey_command == "create":
         if not args.name.strip() or len(args.name) > 100:
             raise CommandError("--name must be 1 to 100 characters", exit_code=2)
-        info, secret = db.create_api_key(args.name.strip(), args.scopes)
+        try:
+            info, secret = db.create_api_key(
+                args.name.strip(), args.scopes, sees_only=args.only_submitted_by, own_only=args.only_own
+            )
+        except LookupError as exc:
+            raise CommandError(f"--only-submitted-by: {exc}", exit_code=2) from None
         print(secret)
-        print(f"key id {info.id}, scopes {','.join(info.scopes)}; this is the only time the key is shown")
+        sees = f", sees only what {info.sees_only} submitted" if info.sees_only else ""
+        print(f"key id {info.id}, scopes {','.join(info.scopes)}{sees}; this is the only time the key is shown")
         return 0
     if args.apikey_command == "list":
         keys = db.list_api_keys()

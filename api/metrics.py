@@ -1,4 +1,9 @@
-"""Prometheus metrics, in a registry per app (so tests can run several apps in one process)."""
+"""Prometheus metrics, in a registry per app (so tests can run several apps in one process).
+
+Label values come from small fixed sets, never from what a client sends: a method outside
+KNOWN_METHODS and a path that matched no route are both counted as `other`. Otherwise every
+made-up method or path would add a time series and /metrics would grow without bound.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import Scope
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(scope: Scope) -> str:
+    method = scope.get("method", "")
+    return method if method in KNOWN_METHODS else OTHER
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's template (e.g. /v1/redactions/{redaction_id}), `static` for the page's
+    files, `other` for anything else: never the raw path."""
+    route = scope.get("route")
+    if route is None:
+        return OTHER
+    path = getattr(route, "path", None)
+    return str(path) if path else "static"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import Metrics
+from api.metrics import Metrics, method_label, route_label, status_label
 
 log = logging.getLogger("api.access")
 
@@ -39,15 +39,6 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's template (e.g. /v1/redactions/{redaction_id}), never the raw path."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if path:
-        return str(path)
-    return "static" if route is not None else "unmatched"
 
 
 def _extra_headers(scope: Scope, request_id: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -91,7 +82,7 @@ class ServiceMiddleware:
             status = 500
             log.error(
                 "unhandled error",
-                extra={"fields": {"request_id": request_id, "route": route_template(scope), "error": type(exc).__name__}},
+                extra={"fields": {"request_id": request_id, "route": route_label(scope), "error": type(exc).__name__}},
             )
             if not response_started:
                 await _send_500(send_wrapper)
@@ -99,9 +90,10 @@ class ServiceMiddleware:
             self._record(scope, state, request_id, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, state: dict[str, Any], request_id: str, status: int, seconds: float) -> None:
-        method = scope.get("method", "")
-        route = route_template(scope)
-        self.metrics.requests.labels(method, route, str(status)).inc()
+        # The same bounded labels in the log line: a made-up method is not echoed anywhere.
+        method = method_label(scope)
+        route = route_label(scope)
+        self.metrics.requests.labels(method, route, status_label(status)).inc()
         self.metrics.durations.labels(method, route).observe(seconds)
         fields: dict[str, Any] = {
             "request_id": request_id,

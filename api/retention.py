@@ -1,7 +1,8 @@
 """Retention: redacted copies and their records are deleted once older than the retention period.
 
 Runs on a schedule inside the service and on demand (`redactor purge`). Several instances may
-purge at once: every step is idempotent.
+purge at once: every step is idempotent. Each purged record is written to the audit log (action
+`purge`, no key), and the tombstones of self-check records that can no longer be sent go too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
-from api.db import Database, RedactionRow, utc_now
+from api.db import Database, RedactionRow
 from api.storage import BlobStore
+from redactor.record import utc_now
 
 log = logging.getLogger("api.retention")
 BATCH = 500
@@ -30,20 +32,24 @@ def cutoff_for(retention_days: float, now: datetime | None = None) -> datetime:
     return (now or utc_now()) - timedelta(days=retention_days)
 
 
-def remove_redaction(db: Database, blobs: BlobStore, row: RedactionRow) -> None:
-    """Copy first, then the record: if the copy cannot be deleted the record stays to say so."""
+def remove_redaction(
+    db: Database, blobs: BlobStore, row: RedactionRow, audit: tuple[str, str | None] | None = None
+) -> None:
+    """Copy first, then the record: if the copy cannot be deleted the record stays to say so.
+    `audit` = (action, key id) goes to the audit log with the row's deletion."""
     blobs.delete(row.blob_key)
-    db.delete_redaction(row.id)
+    db.delete_redaction(row.id, audit)
 
 
 def purge(db: Database, blobs: BlobStore, cutoff: datetime) -> PurgeResult:
+    db.purge_sent(utc_now())
     removed = failed = 0
     while True:
         rows = db.redactions_created_before(cutoff, BATCH)
         batch_failed = 0
         for row in rows:
             try:
-                remove_redaction(db, blobs, row)
+                remove_redaction(db, blobs, row, ("purge", None))
                 removed += 1
             except Exception as exc:  # noqa: BLE001 - keep purging the others; the failure is logged
                 batch_failed += 1

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -15,12 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api import schemas
 from api.auth import require_scope
-from api.db import RedactionRow, utc_now
+from api.db import ApiKeyInfo, RedactionRow
 from api.ratelimit import client_id, verify_limit
 from api.retention import remove_redaction
 from api.services import Services, get_services
 from api.upload import Form, UploadError, read_form
-from redactor.record import sha256_hex, verify_record
+from redactor.filenames import redacted_name
+from redactor.formats import MAX_PURPOSE_CHARS, OUTPUT_TYPES
+from redactor.record import MAX_RECORD_BYTES, Record, sha256_hex, utc_now, verify_record
 
 if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not this process
     from redactor.pipeline import Outcome
@@ -37,7 +40,8 @@ REJECT_STATUS = {
     "too_many_pages": 413,
     "unsupported_type": 415,
 }
-MAX_RECORD_BYTES = 1024 * 1024
+# A record is a flat object with a few nested members; deeper JSON is not a record.
+MAX_JSON_DEPTH = 16
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 _UPLOAD_BODY = {
@@ -50,7 +54,7 @@ _UPLOAD_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, TIFF, HEIC, WebP or PDF"},
-                        "purpose": {"type": "string", "maxLength": 200, "description": "Printed in the watermark"},
+                        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Printed in the watermark"},
                         "reference": {"type": "string", "maxLength": 200, "description": "e.g. the case number"},
                     },
                 }
@@ -102,42 +106,98 @@ def _redaction(services: Services, row: RedactionRow) -> schemas.Redaction:
     )
 
 
-def store_redaction(services: Services, outcome: "Outcome", reference: str | None) -> RedactionRow:
-    """Row first (marked incomplete), then the copy, then mark complete; undo on failure."""
-    record = outcome.record
-    redaction_id = record.get("record_id")
-    if not isinstance(redaction_id, str) or not _SAFE_ID.match(redaction_id):
+def store_redaction(
+    services: Services,
+    outcome: "Outcome",
+    reference: str | None,
+    *,
+    submitted_by: str | None,
+    sent_until: datetime | None = None,
+) -> RedactionRow:
+    """Row first (marked incomplete), then the copy, then mark complete; undo on failure.
+
+    `submitted_by` is the key id (None for the self-check page). With `sent_until` the record's
+    tombstone is written with the row: IntegrityError when that record was stored before."""
+    record = Record.parse(outcome.record)
+    if not _SAFE_ID.match(record.record_id):
         raise RuntimeError("the record has no usable record_id")
-    if outcome.output is None or outcome.extension not in ("png", "pdf"):
+    output_type = OUTPUT_TYPES.get(outcome.extension or "")
+    if outcome.output is None or output_type is None:
         raise RuntimeError("a redacted outcome without output")
     digest = sha256_hex(outcome.output)
-    if record.get("redacted_sha256") != digest:
+    if record.redacted_sha256 != digest:
         raise RuntimeError("the record does not describe the output")
     row = RedactionRow(
-        id=redaction_id,
+        id=record.record_id,
         reference=reference,
         status=outcome.status,
         created_at=utc_now(),
-        blob_key=f"{uuid.uuid4().hex}.{outcome.extension}",
-        media_type=outcome.media_type or ("application/pdf" if outcome.extension == "pdf" else "image/png"),
-        extension=outcome.extension,
+        blob_key=f"{uuid.uuid4().hex}.{output_type.extension}",
+        media_type=output_type.media_type,
+        extension=output_type.extension,
         sha256=digest,
         size_bytes=len(outcome.output),
         complete=False,
-        record_json=json.dumps(record, ensure_ascii=False),
+        # The record as signed (not re-serialised): the signature covers these exact values.
+        record_json=json.dumps(outcome.record, ensure_ascii=False),
+        submitted_by=submitted_by,
     )
-    services.db.insert_redaction(row)
+    services.db.insert_redaction(row, sent_until)
     try:
         services.blobs.put(row.blob_key, outcome.output, row.media_type)
         services.db.mark_complete(row.id)
     except BaseException:
         try:
             remove_redaction(services.db, services.blobs, row)
+            if sent_until is not None:
+                services.db.forget_sent(row.id)
         except Exception:  # noqa: BLE001 - the incomplete row stays; the retention purge removes it
             pass
         raise
     row.complete = True
     return row
+
+
+def clean_purpose(form: Form) -> str | None:
+    """The watermark text as typed, on one line; too long is an error rather than a silent cut."""
+    raw = form.parts.get("purpose")
+    if raw is None:
+        return None
+    try:
+        text = " ".join(raw.decode("utf-8").split())
+    except UnicodeDecodeError:
+        raise error(400, "invalid_request", "The watermark text is not UTF-8 text.") from None
+    if len(text) > MAX_PURPOSE_CHARS:
+        raise error(400, "purpose_too_long", f"The watermark text may be at most {MAX_PURPOSE_CHARS} characters.")
+    return text or None
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests (iteratively: deep input must not exhaust the stack here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse_json(raw: bytes, what: str) -> Any:
+    """JSON from a client: 400 (never 500) for anything malformed, deeply nested or not UTF-8."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise error(400, "invalid_request", f"The {what} is not valid JSON.") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise error(400, "invalid_request", f"The {what} is nested too deeply.")
+    return value
+
+
+def audit(services: Services, action: str, key: ApiKeyInfo | None, record_id: str | None) -> None:
+    """Written before the data leaves: a read that cannot be logged does not happen."""
+    services.db.audit(action, key.id if key else None, record_id)
 
 
 async def read_document(request: Request, services: Services, *, keyed: bool = False) -> tuple[bytes, Form]:
@@ -192,25 +252,27 @@ def outcome_error(outcome: Outcome) -> HTTPException:
     tags=["redactions"],
 )
 async def create_redaction(
-    request: Request, response: Response, _key: Any = Depends(require_scope("submit"))
+    request: Request, response: Response, key: ApiKeyInfo = Depends(require_scope("submit"))
 ) -> schemas.Redaction:
     services = get_services(request)
     data, form = await read_document(request, services, keyed=True)
-    purpose = form.text("purpose")
+    purpose = clean_purpose(form)
     reference = form.text("reference")
     outcome = await run_pipeline(request, data, purpose, keyed=True)
     del data  # the original is not needed any more
     if outcome.status != "redacted":
         raise outcome_error(outcome)
-    row = await run_in_threadpool(store_redaction, services, outcome, reference)
+    row = await run_in_threadpool(store_redaction, services, outcome, reference, submitted_by=key.id)
+    await run_in_threadpool(audit, services, "submit", key, row.id)
     response.headers["Location"] = f"/v1/redactions/{row.id}"
     return _redaction(services, row)
 
 
-async def _get_row(services: Services, redaction_id: str) -> RedactionRow:
+async def _get_row(services: Services, redaction_id: str, key: ApiKeyInfo) -> RedactionRow:
+    """The row, when it exists and this key may see it (404 alike otherwise: no hint either way)."""
     row = None
     if _SAFE_ID.match(redaction_id):
-        row = await run_in_threadpool(services.db.get_redaction, redaction_id)
+        row = await run_in_threadpool(services.db.get_redaction, redaction_id, submitted_by=key.sees_only)
     if row is None:
         raise error(404, "not_found", "No such redaction (it may have been deleted or purged).")
     return row
@@ -228,12 +290,13 @@ async def list_redactions(
     reference: str | None = Query(default=None, max_length=200),
     page: int = Query(default=1, ge=1, le=100_000),
     per_page: int = Query(default=50, ge=1, le=200),
-    _key: Any = Depends(require_scope("read")),
+    key: ApiKeyInfo = Depends(require_scope("read")),
 ) -> schemas.RedactionPage:
     services = get_services(request)
     rows, total = await run_in_threadpool(
-        services.db.list_redactions, reference=reference, page=page, per_page=per_page
+        services.db.list_redactions, reference=reference, page=page, per_page=per_page, submitted_by=key.sees_only
     )
+    await run_in_threadpool(audit, services, "list", key, None)
     items = [
         schemas.RedactionSummary(
             id=r.id,
@@ -257,10 +320,12 @@ async def list_redactions(
     tags=["redactions"],
 )
 async def get_redaction(
-    redaction_id: str, request: Request, _key: Any = Depends(require_scope("read"))
+    redaction_id: str, request: Request, key: ApiKeyInfo = Depends(require_scope("read"))
 ) -> schemas.Redaction:
     services = get_services(request)
-    return _redaction(services, await _get_row(services, redaction_id))
+    row = await _get_row(services, redaction_id, key)
+    await run_in_threadpool(audit, services, "read", key, row.id)
+    return _redaction(services, row)
 
 
 @router.get(
@@ -271,20 +336,21 @@ async def get_redaction(
     tags=["redactions"],
 )
 async def get_redaction_file(
-    redaction_id: str, request: Request, _key: Any = Depends(require_scope("read"))
+    redaction_id: str, request: Request, key: ApiKeyInfo = Depends(require_scope("read"))
 ) -> Response:
     services = get_services(request)
-    row = await _get_row(services, redaction_id)
+    row = await _get_row(services, redaction_id, key)
     data = await run_in_threadpool(services.blobs.get, row.blob_key)
     if data is None:
         raise error(404, "not_found", "The redacted copy is gone.")
     if sha256_hex(data) != row.sha256:
-        log.error("stored copy does not match its record", extra={"fields": {"event": "integrity"}})
+        log.error("integrity", extra={"fields": {"detail": "stored copy does not match its record"}})
         raise error(500, "integrity_error", "The stored copy does not match its record.")
+    await run_in_threadpool(audit, services, "download", key, row.id)
     return Response(
         content=data,
         media_type=row.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{row.id}.redacted.{row.extension}"'},
+        headers={"Content-Disposition": f'attachment; filename="{redacted_name(row.id, row.extension)}"'},
     )
 
 
@@ -297,11 +363,11 @@ async def get_redaction_file(
     tags=["redactions"],
 )
 async def delete_redaction(
-    redaction_id: str, request: Request, _key: Any = Depends(require_scope("delete"))
+    redaction_id: str, request: Request, key: ApiKeyInfo = Depends(require_scope("delete"))
 ) -> Response:
     services = get_services(request)
-    row = await _get_row(services, redaction_id)
-    await run_in_threadpool(remove_redaction, services.db, services.blobs, row)
+    row = await _get_row(services, redaction_id, key)
+    await run_in_threadpool(remove_redaction, services.db, services.blobs, row, ("delete", key.id))
     return Response(status_code=204)
 
 
@@ -311,10 +377,7 @@ async def _read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise error(413, "too_large", "The record is too large.")
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise error(400, "invalid_request", "The body is not JSON.") from None
+    return parse_json(bytes(body), "body")
 
 
 @router.post(
@@ -342,10 +405,7 @@ async def verify(request: Request) -> schemas.VerifyResult:
                 timeout_s=services.settings.upload_timeout_s,
             )
         redacted = form.parts.get("file")
-        try:
-            record = json.loads(form.parts["record"]) if "record" in form.parts else None
-        except ValueError:
-            raise error(400, "invalid_request", "The record is not JSON.") from None
+        record = parse_json(form.parts["record"], "record") if "record" in form.parts else None
     if not isinstance(record, dict):
         raise error(400, "invalid_request", "Send the record as a JSON object in 'record'.")
     jwks = await run_in_threadpool(services.keys.jwks)
@@ -370,8 +430,9 @@ def _check_storage(services: Services) -> dict[str, str]:
         try:
             probe()
             checks[name] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            checks[name] = f"failed ({type(exc).__name__})"
+        except Exception as exc:  # noqa: BLE001 - reported in plain words; the type goes to the log only
+            checks[name] = "failed"
+            log.error("readiness check failed", extra={"fields": {"check": name, "error": type(exc).__name__}})
     return checks
 
 
@@ -386,12 +447,19 @@ async def readyz(request: Request) -> schemas.Readiness:
     services = get_services(request)
     checks = await run_in_threadpool(_check_storage, services)
     runner_state = services.runner.state
-    checks["engine"] = "ok" if runner_state.ready else (runner_state.error or "starting")
+    # Anyone may ask: say what is not ready, never why (the log has the details).
+    checks["engine"] = "ok" if runner_state.ready else ("failed" if runner_state.error else "starting")
     if any(v != "ok" for v in checks.values()):
         raise error(503, "not_ready", "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok"))
     return schemas.Readiness(status="ready", checks=checks)
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics", tags=["operations"])
-async def metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=schemas.errors(401, 403),
+    summary="Prometheus metrics (API key with the metrics scope)",
+    tags=["operations"],
+)
+async def metrics(request: Request, _key: ApiKeyInfo = Depends(require_scope("metrics"))) -> Response:
     return Response(get_services(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

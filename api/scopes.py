@@ -1,3 +1,4 @@
-"""The API key scopes: submit (POST documents), read (records, copies, list), delete."""
+"""The API key scopes: submit (POST documents), read (records, copies, list), delete, metrics
+(scrape /metrics)."""
 
-SCOPES = ("submit", "read", "delete")
+SCOPES = ("submit", "read", "delete", "metrics")

@@ -8,15 +8,16 @@ runs in the service's process pool, and no row or file is written.
 `POST /v1/self-check/send`: the page hands back the redacted copy and the signed record it was
 given; when the signature checks out, the copy is exactly what the pipeline produced, so it is
 stored under the intake reference configured on the server. The original is never sent twice and
-the browser never holds an API key. See docs/page.md.
+the browser never holds an API key. A record is stored at most once, even after its copy was
+deleted or purged (a tombstone of its id is kept while it could still be sent), only when signed
+by the current key, and never when dated in the future. See docs/page.md.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,19 +26,37 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import client_id, selfcheck_limit
-from api.routes import error, outcome_error, read_document, run_pipeline, store_redaction
+from api.routes import (
+    audit,
+    clean_purpose,
+    error,
+    outcome_error,
+    parse_json,
+    read_document,
+    run_pipeline,
+    store_redaction,
+)
 from api.services import Services, get_services
-from api.upload import Form, read_form
-from redactor.record import verify_record
+from api.upload import read_form
+from redactor.formats import MAX_PURPOSE_CHARS, output_type
+from redactor.record import (
+    MAX_RECORD_BYTES,
+    DocumentSummary,
+    Record,
+    RecordError,
+    RecordRedaction,
+    utc_now,
+    verify_record,
+)
 
 if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not this process
     from redactor.pipeline import Outcome
 
 router = APIRouter(prefix="/v1/self-check", tags=["self-check"])
 
-MAX_PURPOSE_CHARS = 200  # the same limit as the intake endpoint
-MAX_RECORD_BYTES = 256 * 1024
 PREVIEW_MAX_WIDTH_PX = 1200
+# Clocks differ a little; a record dated further ahead than this was not made here and now.
+MAX_CLOCK_SKEW = timedelta(minutes=1)
 
 
 class SelfCheckSettings(BaseSettings):
@@ -59,20 +78,6 @@ def selfcheck_settings(request: Request) -> SelfCheckSettings:
     return state.selfcheck_settings
 
 
-def clean_purpose(form: Form) -> str | None:
-    """The watermark text as typed, on one line; too long is an error rather than a silent cut."""
-    raw = form.parts.get("purpose")
-    if raw is None:
-        return None
-    try:
-        text = " ".join(raw.decode("utf-8").split())
-    except UnicodeDecodeError:
-        raise error(400, "invalid_request", "The watermark text is not UTF-8 text.") from None
-    if len(text) > MAX_PURPOSE_CHARS:
-        raise error(400, "purpose_too_long", f"The watermark text may be at most {MAX_PURPOSE_CHARS} characters.")
-    return text or None
-
-
 # ---------------------------------------------------------------------------------------------
 # The plain-language summary
 
@@ -83,6 +88,9 @@ KIND_LABELS: dict[str, Text] = {
     "personal_number": {"nl": "persoonsnummer", "en": "personal number"},
     "portrait": {"nl": "pasfoto", "en": "photo"},
     "ghost_portrait": {"nl": "tweede pasfoto", "en": "second (ghost) photo"},
+    "mrz_digits": {"nl": "cijfers in de machineleesbare zone", "en": "digits in the machine readable zone"},
+    "face": {"nl": "gezicht", "en": "face"},
+    "qr_code": {"nl": "QR-code", "en": "QR code"},
     "text_layer": {"nl": "verborgen tekstlaag van de pdf", "en": "hidden text layer of the PDF"},
 }
 # The legend lists the kinds in this order, whatever order the pipeline found them in.
@@ -111,8 +119,10 @@ def _times(label: Text, count: int) -> Text:
     return {lang: (f"{text} ({count}x)" if count > 1 else text) for lang, text in label.items()}
 
 
-def _overlap(a: list[float], b: list[float]) -> float:
+def _overlap(a: list[int], b: list[int]) -> float:
     """Intersection area as a fraction of the smaller box."""
+    if len(a) != 4 or len(b) != 4:
+        return 0.0
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:
@@ -121,19 +131,15 @@ def _overlap(a: list[float], b: list[float]) -> float:
     return (w * h) / smaller if smaller > 0 else 0.0
 
 
-def distinct_redactions(redactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def distinct_redactions(redactions: list[RecordRedaction]) -> list[RecordRedaction]:
     """One entry per thing blacked out: boxes over the same spot (a number found twice, once as
     BSN and once as personal number) count once, so the legend says `BSN (2x)`, not 3 items."""
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}
-    kept: list[dict[str, Any]] = []
-    for r in sorted(redactions, key=lambda r: rank.get(str(r.get("kind")), len(rank))):
-        kind = str(r.get("kind"))
-        family = SAME_THING.get(kind, kind)
-        box = r.get("box") or [0, 0, 0, 0]
+    kept: list[RecordRedaction] = []
+    for r in sorted(redactions, key=lambda r: rank.get(r.kind, len(rank))):
+        family = SAME_THING.get(r.kind, r.kind)
         duplicate = any(
-            SAME_THING.get(str(k.get("kind")), str(k.get("kind"))) == family
-            and k.get("page") == r.get("page")
-            and _overlap(box, k.get("box") or [0, 0, 0, 0]) >= 0.5
+            SAME_THING.get(k.kind, k.kind) == family and k.page == r.page and _overlap(r.box, k.box) >= 0.5
             for k in kept
         )
         if not duplicate:
@@ -141,9 +147,9 @@ def distinct_redactions(redactions: list[dict[str, Any]]) -> list[dict[str, Any]
     return kept
 
 
-def legend(redactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def legend(redactions: list[RecordRedaction]) -> list[dict[str, Any]]:
     """What was blacked out, one entry per kind: `BSN (2x)`, `pasfoto`, `tweede pasfoto`."""
-    counts = Counter(str(r.get("kind")) for r in distinct_redactions(redactions))
+    counts = Counter(r.kind for r in distinct_redactions(redactions))
     order = KIND_ORDER + sorted(k for k in counts if k not in KIND_ORDER)
     return [
         {
@@ -160,7 +166,7 @@ def _fact(key: str, ok: bool | None, nl: str, en: str) -> dict[str, Any]:
     return {"key": key, "ok": ok, "text": {"nl": nl, "en": en}}
 
 
-def _date(iso: Any) -> Text:
+def _date(iso: str | None) -> Text:
     """`2029-04-13` -> 13 april 2029 / 13 April 2029 (as printed, when it is not a date)."""
     try:
         d = date.fromisoformat(str(iso))
@@ -169,19 +175,19 @@ def _date(iso: Any) -> Text:
     return {lang: f"{d.day} {months[d.month - 1]} {d.year}" for lang, months in MONTHS.items()}
 
 
-def _type_fact(document: dict[str, Any]) -> dict[str, Any]:
-    doc_type = document.get("type")
-    if doc_type in (None, "unknown"):
+def _type_fact(document: DocumentSummary) -> dict[str, Any]:
+    doc_type = document.type
+    if doc_type == "unknown":
         return _fact("type", None, "Soort document: niet herkend", "Document type: not recognised")
-    names = DOC_TYPES.get(str(doc_type), {"nl": str(doc_type), "en": str(doc_type)})
-    state = document.get("issuing_state")
+    names = DOC_TYPES.get(doc_type, {"nl": doc_type, "en": doc_type})
+    state = document.issuing_state
     where = f" ({state})" if state else ""
     return _fact("type", None, f"Soort document: {names['nl']}{where}", f"Document type: {names['en']}{where}")
 
 
-def _expiry_fact(document: dict[str, Any]) -> dict[str, Any]:
-    expired = document.get("expired")
-    when = _date(document.get("expiry_date"))
+def _expiry_fact(document: DocumentSummary) -> dict[str, Any]:
+    expired = document.expired
+    when = _date(document.expiry_date)
     if expired is False:
         return _fact("expiry", True, f"Geldig tot {when['nl']}", f"Valid until {when['en']}")
     if expired is True:
@@ -194,8 +200,8 @@ def _expiry_fact(document: dict[str, Any]) -> dict[str, Any]:
     return _fact("expiry", None, "Geldigheid niet gevonden", "Expiry date not found")
 
 
-def _mrz_fact(document: dict[str, Any]) -> dict[str, Any]:
-    valid = document.get("mrz_valid")
+def _mrz_fact(document: DocumentSummary) -> dict[str, Any]:
+    valid = document.mrz_valid
     if valid is True:
         return _fact(
             "mrz",
@@ -213,7 +219,7 @@ def _mrz_fact(document: dict[str, Any]) -> dict[str, Any]:
     return _fact("mrz", None, "Geen machineleesbare zone (MRZ) gevonden", "No machine readable zone (MRZ) found")
 
 
-def facts(document: dict[str, Any], purpose: str | None) -> list[dict[str, Any]]:
+def facts(document: DocumentSummary, purpose: str | None) -> list[dict[str, Any]]:
     """The record's findings about the document, each marked good (True), bad (False) or neutral."""
     out = [_type_fact(document), _expiry_fact(document), _mrz_fact(document)]
     if purpose:
@@ -247,11 +253,11 @@ def describe(status: str, entries: list[dict[str, Any]]) -> Text:
 
 
 def summarise(outcome: Outcome, purpose: str | None) -> dict[str, Any]:
-    record = outcome.record
-    entries = legend(list(record.get("redactions") or []))
+    record = Record.parse(outcome.record)
+    entries = legend(record.redactions)
     return {
         "legend": entries,
-        "facts": facts(dict(record.get("document") or {}), purpose if outcome.status == "redacted" else None),
+        "facts": facts(record.document or DocumentSummary(), purpose if outcome.status == "redacted" else None),
         "description": describe(outcome.status, entries),
         "reasons": list(outcome.reasons),
     }
@@ -319,54 +325,52 @@ async def self_check(request: Request) -> dict[str, Any]:
     }
 
 
-def _file_type(data: bytes) -> tuple[str, str]:
-    """The pipeline only ever outputs PNG or PDF."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png", "image/png"
-    if data.startswith(b"%PDF-"):
-        return "pdf", "application/pdf"
-    raise error(400, "invalid_request", "The file is not a redacted copy made by this service.")
-
-
-def _issued_at(record: dict[str, Any]) -> datetime:
-    try:
-        issued = datetime.fromisoformat(str(record.get("issued_at")).replace("Z", "+00:00"))
-    except ValueError:
-        raise error(400, "invalid_request", "The record has no valid issued_at.") from None
-    return issued if issued.tzinfo else issued.replace(tzinfo=timezone.utc)
-
-
-def check_sendable(record: dict[str, Any], data: bytes, jwks: dict[str, Any], window: timedelta) -> Outcome:
-    """Only a copy this service made and signed, recently, with status redacted, may be sent."""
+def check_sendable(record_data: dict[str, Any], data: bytes, jwks: dict[str, Any], window: timedelta) -> Outcome:
+    """Only a copy this service made and signed with its current key (`jwks`), recently, with
+    status redacted, dated no further ahead than the clocks may differ, may be sent."""
     from redactor.pipeline import Outcome  # imported here: the module pulls in the whole pipeline
 
-    result = verify_record(record, jwks, data)
+    result = verify_record(record_data, jwks, data)
     if not result.valid:
         raise error(400, "invalid_record", f"This copy cannot be sent: {result.reason}.")
-    if record.get("status") != "redacted":
+    try:
+        record = Record.parse(record_data)
+    except RecordError as exc:
+        raise error(400, "invalid_record", f"This copy cannot be sent: {exc}.") from None
+    if record.status != "redacted":
         raise error(400, "invalid_record", "Only a redacted copy can be sent.")
-    age = datetime.now(timezone.utc) - _issued_at(record)
-    if age > window:
+    issued = record.issued()
+    if issued is None:
+        raise error(400, "invalid_record", "The record has no valid issued_at.")
+    now = utc_now()
+    if issued - now > MAX_CLOCK_SKEW:
+        raise error(400, "invalid_record", "This copy cannot be sent: the record is dated in the future.")
+    if now - issued > window:
         raise error(410, "expired", "This result is too old to send; check the document again.")
-    extension, media_type = _file_type(data)
+    kind = output_type(data)
+    if kind is None:
+        raise error(400, "invalid_request", "The file is not a redacted copy made by this service.")
     return Outcome(
         status="redacted",
-        reasons=list(record.get("reasons") or []),
-        record=record,
+        reasons=list(record.reasons),
+        record=record_data,
         output=data,
-        extension=extension,
-        media_type=media_type,
+        extension=kind.extension,
+        media_type=kind.media_type,
     )
 
 
-def _store_once(services: Services, outcome: Outcome, reference: str) -> bool:
-    """Store the copy unless this record was stored before; True when stored now."""
-    if services.db.get_redaction(str(outcome.record.get("record_id"))) is not None:
+def _store_once(services: Services, outcome: Outcome, reference: str, sent_until: datetime) -> bool:
+    """Store the copy unless this record was stored before (even if since deleted or purged);
+    True when stored now. Audited as a `send` (no key: the page has none)."""
+    record_id = str(outcome.record["record_id"])
+    if services.db.was_sent(record_id):
         return False
     try:
-        store_redaction(services, outcome, reference)
+        store_redaction(services, outcome, reference, submitted_by=None, sent_until=sent_until)
     except IntegrityError:  # a second click raced the first one: the first one stores it
         return False
+    audit(services, "send", None, record_id)
     return True
 
 
@@ -386,15 +390,14 @@ async def send(request: Request, extra: SelfCheckSettings = Depends(selfcheck_se
     data, raw_record = form.parts.get("file"), form.parts.get("record")
     if not data or not raw_record:
         raise error(400, "invalid_request", "Send the redacted copy as 'file' and its record as 'record'.")
-    try:
-        record = json.loads(raw_record)
-    except ValueError:
-        raise error(400, "invalid_request", "The record is not JSON.") from None
+    record = parse_json(raw_record, "record")
     if not isinstance(record, dict):
         raise error(400, "invalid_request", "The record is not a JSON object.")
-    jwks = await run_in_threadpool(services.keys.jwks)
+    jwks = await run_in_threadpool(services.keys.current_jwks)  # a retired key's records are not new
     window = timedelta(minutes=extra.selfcheck_send_window_minutes)
     outcome = check_sendable(record, data, jwks, window)
-    stored = await run_in_threadpool(_store_once, services, outcome, extra.selfcheck_send_reference)
+    # The tombstone lasts as long as the record could be sent (issued_at + window, + clock skew).
+    sent_until = (Record.parse(record).issued() or utc_now()) + window + MAX_CLOCK_SKEW
+    stored = await run_in_threadpool(_store_once, services, outcome, extra.selfcheck_send_reference, sent_until)
     request.state.outcome = "sent" if stored else "already_sent"
     return {"reference": record["record_id"], "stored": stored}

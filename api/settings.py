@@ -52,8 +52,10 @@ class ApiSettings(Settings):
 
     # Prefix for the file URL in responses, e.g. https://redactor.example.org; empty = relative URLs.
     public_base_url: str = ""
-    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips), for per-client limits.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips: addresses or
+    # networks, comma-separated), for per-client limits. Empty: no proxy is trusted, so a local
+    # process cannot pick its own client address. Set it to your reverse proxy's address.
+    forwarded_allow_ips: str = ""
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

@@ -34,7 +34,8 @@ REQUESTER_FILE_NAME = "Paspoort-Jansen-privacyverzoek.jpg"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server.configure(tmp_path_factory.mktemp("api"), workers="2", purge_interval_s="0")
+    # A generous deadline: these tests check answers, not speed, and CI machines can be slow.
+    srv = Server.configure(tmp_path_factory.mktemp("api"), workers="2", purge_interval_s="0", request_timeout_s="600")
     srv.start()
     yield srv
     srv.stop()
@@ -46,12 +47,13 @@ def api_keys(server: Server) -> dict[str, str]:
         "all": server.create_key("submit", "read", "delete", name="staff"),
         "submit": server.create_key("submit", name="intake-form"),
         "read": server.create_key("read", name="viewer"),
+        "metrics": server.create_key("metrics", name="prometheus"),
     }
 
 
 @pytest.fixture(scope="module")
 def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120) as c:
+    with httpx.Client(base_url=server.url, timeout=600) as c:
         yield c
 
 
@@ -66,7 +68,7 @@ def submitted(server: Server, api_keys: dict[str, str]) -> dict[str, httpx.Respo
 
     def send(args: tuple[str, bytes, dict[str, str]]) -> tuple[str, httpx.Response]:
         name, data, fields = args
-        with httpx.Client(base_url=server.url, timeout=180) as c:
+        with httpx.Client(base_url=server.url, timeout=600) as c:
             return name, upload(c, data, key=api_keys["submit"], filename=REQUESTER_FILE_NAME, **fields)
 
     jobs = [
@@ -221,10 +223,11 @@ def test_list_is_paginated_and_filtered(
     read = {"Authorization": f"Bearer {api_keys['read']}"}
     ids = {submitted["passport"].json()["id"], submitted["pdf"].json()["id"]}
     first = client.get("/v1/redactions", params={"per_page": 1}, headers=read).json()
-    assert first["total"] >= 2 and len(first["items"]) == 1 and first["next_page"] == 2
+    assert first["total"] == 2 and len(first["items"]) == 1 and first["next_page"] == 2
     second = client.get("/v1/redactions", params={"per_page": 1, "page": 2}, headers=read).json()
-    assert second["items"][0]["id"] != first["items"][0]["id"]
-    assert {first["items"][0]["id"], second["items"][0]["id"]} <= ids | {i["id"] for i in second["items"]}
+    assert len(second["items"]) == 1 and second["next_page"] is None
+    # The two pages together are exactly the two stored documents, each once.
+    assert sorted([first["items"][0]["id"], second["items"][0]["id"]]) == sorted(ids)
     only_a = client.get("/v1/redactions", params={"reference": "case-A"}, headers=read).json()
     assert [i["id"] for i in only_a["items"]] == [submitted["passport"].json()["id"]]
     assert only_a["next_page"] is None
@@ -339,8 +342,10 @@ def test_jwks_lists_old_keys_after_rotation(
 # --- observability ----------------------------------------------------------------------------
 
 
-def test_metrics_count_requests_and_outcomes(client: httpx.Client, submitted: dict[str, httpx.Response]) -> None:
-    text = client.get("/metrics").text
+def test_metrics_count_requests_and_outcomes(
+    client: httpx.Client, api_keys: dict[str, str], submitted: dict[str, httpx.Response]
+) -> None:
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {api_keys['metrics']}"}).text
     assert 'redactor_documents_total{outcome="redacted"} 2.0' in text
     assert 'redactor_documents_total{outcome="needs_review"} 1.0' in text
     assert 'redactor_http_requests_total{method="POST",route="/v1/redactions",status="201"} 2.0' in text
@@ -355,7 +360,7 @@ def test_logs_are_json_with_request_ids_and_no_personal_data(
     assert client.get("/healthz", headers={"X-Request-ID": request_id}).headers["x-request-id"] == request_id
 
     def requests() -> list[dict[str, Any]]:
-        return [line for line in server.log_lines() if line.get("msg") == "request"]
+        return [line for line in server.log_lines() if line.get("event") == "request"]
 
     deadline = time.monotonic() + 10  # the line is written just after the response is sent
     while not any(line["request_id"] == request_id for line in requests()) and time.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """The multi-instance backends: PostgreSQL for records and an S3-compatible store for copies.
 
 PostgreSQL: REDACTOR_TEST_POSTGRES_URL (scripts/ci-services.sh starts a local server in CI);
-skipped when unset. S3: a moto server on loopback; skipped when moto is not installed.
+skipped when unset, and a failure (not a skip) when set but unreachable. S3: a moto server on
+loopback (moto is a dev dependency).
 Both servers also run the scheduled retention purge with a few seconds of retention.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
 from api_support import Server, sample, upload
 
@@ -23,7 +25,12 @@ BUCKET = "redacted-test"
 
 
 def _short_retention() -> dict[str, str]:
-    return {"retention_days": str(RETENTION_S / 86400), "purge_interval_s": "0.5", "workers": "1"}
+    return {
+        "retention_days": str(RETENTION_S / 86400),
+        "purge_interval_s": "0.5",
+        "workers": "1",
+        "request_timeout_s": "600",  # these tests check storage, not speed
+    }
 
 
 def _wait_until(predicate: Any, timeout: float) -> bool:
@@ -50,8 +57,8 @@ def postgres_url() -> str:
     engine = create_engine(url)
     try:
         Base.metadata.drop_all(engine)  # a dedicated test database: start empty
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at REDACTOR_TEST_POSTGRES_URL not reachable ({type(exc).__name__})")
+    except Exception as exc:  # noqa: BLE001 - the URL is set, so the server must be there
+        pytest.fail(f"PostgreSQL at REDACTOR_TEST_POSTGRES_URL is not reachable ({type(exc).__name__}: {exc})")
     finally:
         engine.dispose()
     return url
@@ -81,7 +88,7 @@ def test_postgres_stores_serves_and_purges(pg_server: Server, postgres_url: str)
     key = pg_server.create_key("submit", "read")
     document, _ = sample(PASSPORT, "redacted")
     auth = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=pg_server.url, timeout=180) as c:
+    with httpx.Client(base_url=pg_server.url, timeout=600) as c:
         created = upload(c, document, key=key, reference="pg-case")
         assert created.status_code == 201, created.text
         body = created.json()
@@ -121,8 +128,7 @@ def test_two_instances_share_one_postgres(pg_server: Server, postgres_url: str, 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    moto_server = pytest.importorskip("moto.server", reason="moto not installed: S3 tested only through its interface")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
@@ -157,7 +163,7 @@ def test_s3_stores_serves_and_purges(s3_server: Server, s3_endpoint: str) -> Non
     key = s3_server.create_key("submit", "read", "delete")
     document, _ = sample(PASSPORT, "redacted")
     auth = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=s3_server.url, timeout=180) as c:
+    with httpx.Client(base_url=s3_server.url, timeout=600) as c:
         assert c.get("/readyz").json()["checks"]["storage"] == "ok"
         created = upload(c, document, key=key)
         assert created.status_code == 201, created.text

@@ -62,3 +62,18 @@ def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None
     assert bad_db.returncode in (1, 2) and "Traceback" not in bad_db.stderr
     bad_db_serve = run_cli(["serve", "--port", port], _env(tmp_path, REDACTOR_DATABASE_URL="nosuchdb://x"))
     assert bad_db_serve.returncode == 2 and "REDACTOR_DATABASE_URL" in bad_db_serve.stderr
+
+
+def test_audit_on_an_empty_store_and_bad_options(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    empty = run_cli(["audit"], env)
+    assert empty.returncode == 0 and empty.stdout == "" and empty.stderr == ""
+    bad_since = run_cli(["audit", "--since", "last tuesday"], env)
+    assert bad_since.returncode == 2 and "not a date or time" in bad_since.stderr
+    assert "Traceback" not in bad_since.stderr
+
+
+def test_apikey_metrics_scope(tmp_path: Path) -> None:
+    created = run_cli(["apikey", "create", "--name", "prometheus", "--scope", "metrics"], _env(tmp_path))
+    assert created.returncode == 0, created.stderr
+    assert "scopes metrics" in created.stdout

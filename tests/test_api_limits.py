@@ -32,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def key(server: Server) -> str:
-    return server.create_key("submit", "read")
+    return server.create_key("submit", "read", "metrics")
 
 
 def test_full_queue_is_503_with_retry_after_and_slow_work_is_504(server: Server, key: str) -> None:
@@ -45,12 +45,13 @@ def test_full_queue_is_503_with_retry_after_and_slow_work_is_504(server: Server,
             results["first"] = upload(c, document, key=key)
         first_done.set()
 
+    auth = {"Authorization": f"Bearer {key}"}
     thread = threading.Thread(target=slow)
     thread.start()
     with httpx.Client(base_url=server.url, timeout=60) as c:
         # Wait until the first document holds the only slot, then knock.
         for _ in range(200):
-            if "redactor_queue_in_flight 1.0" in c.get("/metrics").text:
+            if "redactor_queue_in_flight 1.0" in c.get("/metrics", headers=auth).text:
                 break
             first_done.wait(0.02)
         busy = upload(c, document, key=key)
@@ -66,10 +67,11 @@ def test_full_queue_is_503_with_retry_after_and_slow_work_is_504(server: Server,
 
 
 def test_worker_survives_a_timeout(server: Server, key: str) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=server.url, timeout=60) as c:
         # The worker stopped the slow document itself and frees its slot.
         for _ in range(100):
-            if "redactor_queue_in_flight 0.0" in c.get("/metrics").text:
+            if "redactor_queue_in_flight 0.0" in c.get("/metrics", headers=auth).text:
                 break
             threading.Event().wait(0.1)
         assert c.get("/readyz").status_code == 200
@@ -92,3 +94,13 @@ def test_verify_is_rate_limited_per_client(server: Server) -> None:
     assert limited.status_code == 429
     assert limited.json()["detail"]["code"] == "rate_limited"
     assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_x_forwarded_for_is_not_trusted_by_default(server: Server) -> None:
+    """No proxy is configured: a client cannot pick a fresh address (and budget) per request."""
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        statuses = [
+            c.post("/v1/records/verify", json={"record": {}}, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(1, 6)
+        ]
+    assert 429 in statuses, statuses  # a budget of 3 per minute, whatever the header says

@@ -56,9 +56,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -67,7 +65,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from redactor.config import Settings
 from redactor.fsutil import atomic_write, fsync_dir
-from redactor.record import KeyStore, sha256_hex
+from redactor.logjson import JsonLineFormatter
+from redactor.record import KeyStore, Record, RecordError, sha256_hex
 from watchfolder.defaults import MAX_ATTEMPTS, POLL_INTERVAL, STABLE_SECONDS
 from watchfolder.store import (
     DONE_FILE_MODE,
@@ -174,13 +173,22 @@ def _bullets(reasons: list[str]) -> str:
     return "".join(f"- {r}\n" for r in reasons) or "- (no reason given)\n"
 
 
+def _typed(record: dict[str, Any] | None) -> Record | None:
+    """The record as a Record; None when it is missing or malformed (then nothing is published)."""
+    try:
+        return Record.parse(record) if record else None
+    except RecordError:
+        return None
+
+
 def verdict_from_outcome(outcome: "Outcome", name: str) -> Verdict:
     record = outcome.record or {}
-    record_line = f"Record id: {record.get('record_id', '-')}\n"
+    typed = _typed(outcome.record)
+    record_line = f"Record id: {typed.record_id if typed else '-'}\n"
     if outcome.status == "redacted":
         output = outcome.output
         # Publish only what the signed record describes; anything else goes to a human.
-        if output and outcome.extension in ("png", "pdf") and record.get("redacted_sha256") == sha256_hex(output):
+        if output and outcome.extension in ("png", "pdf") and typed and typed.redacted_sha256 == sha256_hex(output):
             return Verdict("done", "redacted", output=output, extension=outcome.extension, record=record)
         reasons = ["the redacted copy did not match its verification record, so it was not published"]
         status = "needs_review"
@@ -333,8 +341,8 @@ def _start_attempt(claim: Claim, original: Path, manifest: Manifest | None, ctx:
 
 
 def _result(claim: Claim, verdict: Verdict, manifest: Manifest, seconds: float, paths: tuple[Path, ...]) -> DocResult:
-    record = verdict.record or {}
-    kinds = Counter(str(r.get("kind")) for r in record.get("redactions", []) if isinstance(r, dict))
+    record = _typed(verdict.record)
+    kinds = record.kind_counts() if record else {}
     return DocResult(
         claim_id=claim.id,
         destination=verdict.destination,
@@ -342,7 +350,7 @@ def _result(claim: Claim, verdict: Verdict, manifest: Manifest, seconds: float, 
         seconds=round(seconds, 3),
         attempts=manifest.attempts,
         redactions=dict(sorted(kinds.items())),
-        record_id=record.get("record_id"),
+        record_id=record.record_id if record else None,
         reject_code=verdict.reject_code,
         paths=paths,
     )
@@ -615,20 +623,6 @@ class Watcher:
 
 
 # --- command line ----------------------------------------------------------------------------
-
-
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line: {"ts", "level", "event", ...fields}."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-        }
-        doc.update(getattr(record, "fields", {}))
-        return json.dumps(doc, ensure_ascii=False, default=str)
 
 
 def _setup_logging(level: str) -> None:
