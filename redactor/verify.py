@@ -1,9 +1,10 @@
 """Read the redacted pages as an attacker would, before anything is published.
 
-- OCR again, on crops around every blacked-out number and around the MRZ (upscaled when the
+- OCR again, on crops around every blacked-out number, in the MRZ too (upscaled when the
   page is small): if 5 or more consecutive characters of a personal number found before
   redaction are still readable, the box is widened over what was read and the crop read
-  again, a few rounds; still readable -> needs review.
+  again, a few rounds; still readable -> needs review. An MRZ with nothing blacked out in it
+  reads as before redaction: its text is checked for those characters without new OCR.
 - Faces, with two independent detectors (CenterFace and Haar): a face outside the blacked-out
   boxes -> needs review. One model's blind spot must not decide.
 - QR codes: one still detectable is blacked out and the page checked again; still there ->
@@ -33,6 +34,7 @@ LEAK_RUN = 5
 WIDEN_ROUNDS = 3
 # OCR reads text best at about this height (px); smaller text in a crop is enlarged.
 READ_TEXT_HEIGHT = 40
+MAX_CROP_SIDE = 1400
 # A face this sure (CenterFace) still visible after redaction stops publication.
 LEFTOVER_FACE_SCORE = 0.5
 FACE_MAX_SIDE = 640
@@ -54,6 +56,7 @@ class PageSecrets:
     values: tuple[str, ...]  # personal numbers as read before redaction
     text_boxes: tuple[Box, ...]  # where numbers were blacked out
     mrz_box: Box | None  # the whole MRZ, if there is one
+    mrz_text: str = ""  # the MRZ as read before redaction
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def secrets_of(findings: Any) -> PageSecrets:
         for b in mrz.line_boxes[1:]:
             mrz_box = union(mrz_box, b)
     unique = tuple(dict.fromkeys(v for v in (_normal(v) for v in values) if len(v) >= LEAK_RUN))
-    return PageSecrets(upright.page.index, upright.k, upright.page.size, unique, tuple(boxes), mrz_box)
+    mrz_text = "".join(mrz.lines) if mrz is not None else ""
+    return PageSecrets(upright.page.index, upright.k, upright.page.size, unique, tuple(boxes), mrz_box, mrz_text)
 
 
 def _values_under(box: Box, lines: list[TextLine]) -> list[str]:
@@ -133,27 +137,25 @@ def _normal(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper()).translate(_CONFUSABLE)
 
 
-def _crops(secrets: PageSecrets, upright_size: tuple[int, int]) -> list[Box]:
-    """Upright areas to read again: around each blacked-out number and the MRZ, with room
-    for what a misplaced box would have left beside it. Overlapping areas are read once."""
-    areas = []
+def _crops(secrets: PageSecrets, upright_size: tuple[int, int]) -> list[tuple[Box, float]]:
+    """Upright areas to read again, each with its text height: around each blacked-out
+    number and the MRZ, with room for what a misplaced box would have left beside it.
+    Areas that mostly overlap are read once; distant ones are not joined into one big crop."""
+    areas: list[tuple[Box, float]] = []
     for box in secrets.text_boxes:
-        # A box that drifted along its line left digits up to its own width beside it.
-        h = max(8.0, box[3] - box[1])
-        side = max(4 * h, box[2] - box[0])
-        areas.append(clip((box[0] - side, box[1] - 1.5 * h, box[2] + side, box[3] + 1.5 * h), *upright_size))
-    if secrets.mrz_box is not None:
-        m = secrets.mrz_box
-        h = max(8.0, (m[3] - m[1]) / 3)
-        areas.append(clip((m[0] - 2 * h, m[1] - h, m[2] + 2 * h, m[3] + h), *upright_size))
-    merged: list[Box] = []
-    for a in areas:
-        for i, m in enumerate(merged):
-            if intersection(a, m) > 0:
-                merged[i] = union(a, m)
+        # A box that drifted along its line left digits up to most of its width beside it.
+        h = max(8.0, min(box[3] - box[1], box[2] - box[0]))
+        side = max(3 * h, 0.75 * (box[2] - box[0]))
+        areas.append((clip((box[0] - side, box[1] - 1.5 * h, box[2] + side, box[3] + 1.5 * h), *upright_size), h))
+    merged: list[tuple[Box, float]] = []
+    for box, h in areas:
+        for i, (other, oh) in enumerate(merged):
+            joined = union(box, other)
+            if area(joined) <= area(box) + area(other) - intersection(box, other) + 0.1 * area(joined):
+                merged[i] = (joined, min(h, oh))
                 break
         else:
-            merged.append(a)
+            merged.append((box, h))
     return merged
 
 
@@ -163,7 +165,8 @@ def _read_crop(upright: np.ndarray, crop: Box, text_height: float, ocr: OcrEngin
     part = upright[y0:y1, x0:x1]
     if part.size == 0:
         return []
-    scale = min(4.0, max(1.0, READ_TEXT_HEIGHT / max(1.0, text_height)))
+    # Enlarged for small text, but never past what the OCR reads in one go.
+    scale = min(4.0, max(1.0, READ_TEXT_HEIGHT / max(1.0, text_height)), max(1.0, MAX_CROP_SIDE / max(part.shape[:2])))
     if scale > 1:
         part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     lines = []
@@ -189,14 +192,18 @@ def _leaked_spans(lines: list[TextLine], values: tuple[str, ...]) -> list[Box]:
 
 
 def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tuple[np.ndarray, list[Region], list[str]]:
-    if not secrets.values or not (secrets.text_boxes or secrets.mrz_box):
+    if not secrets.values:
         return image, [], []
+    reasons = []
+    if secrets.mrz_box is not None and not any(intersection(b, secrets.mrz_box) > 0 for b in secrets.text_boxes):
+        # Nothing was blacked out in the MRZ, so it reads as it did before redaction: no
+        # need to OCR two long lines again (half a page of OCR) to know what it shows.
+        if _leaked_spans([TextLine(secrets.mrz_text, secrets.mrz_box, 1.0, "mrz")], secrets.values):
+            reasons.append("The MRZ holds part of a personal number that was not blacked out.")
     w, h = secrets.size
     upright_size = (h, w) if secrets.k % 2 else (w, h)
-    heights = [b[3] - b[1] for b in secrets.text_boxes] or [(secrets.mrz_box[3] - secrets.mrz_box[1]) / 3]
-    text_height = float(np.median(heights))
     widened: list[Region] = []
-    for crop in _crops(secrets, upright_size):
+    for crop, text_height in _crops(secrets, upright_size):
         for _ in range(WIDEN_ROUNDS):
             upright = np.ascontiguousarray(np.rot90(image, secrets.k))
             spans = _leaked_spans(_read_crop(upright, crop, text_height, ocr), secrets.values)
@@ -213,8 +220,8 @@ def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tupl
         else:
             upright = np.ascontiguousarray(np.rot90(image, secrets.k))
             if _leaked_spans(_read_crop(upright, crop, text_height, ocr), secrets.values):
-                return image, widened, ["Part of a personal number is still readable after redaction."]
-    return image, widened, []
+                return image, widened, reasons + ["Part of a personal number is still readable after redaction."]
+    return image, widened, reasons
 
 
 # --- QR codes ----------------------------------------------------------------------------

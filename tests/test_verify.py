@@ -121,3 +121,12 @@ def test_a_qr_code_left_on_the_page_is_blacked_out(models):
     assert [r.kind for r in result.regions] == ["qr_code"]
     assert find_qr_codes(result.images[0]) == []
     assert not any("QR" in r for r in result.reasons)
+
+
+def test_an_mrz_holding_a_number_that_nothing_blacked_out_needs_review(models):
+    # The find step read the BSN in the MRZ text but drew no box there (a mis-parse, say).
+    page = np.full((400, 600, 3), 245, np.uint8)
+    line = "P<NLDDE<BRUIJN<<WILLEKE<LISELOTTE<<<<<<<<<<<SPECI20142NLD6503101F2403096999999990<<<<<84"
+    secrets = PageSecrets(0, 0, (600, 400), ("999999990",), (), (10, 300, 590, 380), line)
+    result = verify([page], [secrets], blacked=[], **models)
+    assert result.reasons == ["The MRZ holds part of a personal number that was not blacked out."]
