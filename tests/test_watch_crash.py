@@ -93,11 +93,11 @@ SCHEDULE = [
     "cleared",  # a_junk (r): verdict made, leftovers of earlier attempts removed
     "wrote_note",  # a_junk (r): failed/a_junk.error.txt written, original still claimed
     "moved_original",  # a_junk (r): original moved to failed/, claim not tidied
-    "released",  # a_junk tidied; b_real redacted and committed, claim not tidied
-    "wrote_output",  # b_real tidied; c_junk finished; d_real's redacted copy, no record
-    "wrote_record",  # d_real (r): both done/ files, original still claimed
-    "removed_original",  # d_real (r): original gone, claim not tidied
-]  # the final run tidies d_real and sends e_review to review/
+    "released",  # a_junk tidied; b_junk committed to failed/, claim not tidied
+    "wrote_output",  # b_junk tidied; c_real's redacted copy written, no record
+    "wrote_record",  # c_real (r): both done/ files, original still claimed
+    "removed_original",  # c_real (r): original gone, claim not tidied
+]  # the final run tidies c_real. (review/ is committed like failed/; test_watch.py covers it.)
 
 
 def test_sigkill_at_every_protocol_step_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -105,15 +105,8 @@ def test_sigkill_at_every_protocol_step_loses_and_duplicates_nothing(tmp_path: P
     root = tmp_path / "root"
     inbox = root / "inbox"
     inbox.mkdir(parents=True)
-    real = samples("redacted")[0]
-    review = samples("needs_review")[0]
-    files = {
-        "a_junk.jpg": None,
-        f"b_real{real.suffix}": real,
-        "c_junk.pdf": None,
-        f"d_real{real.suffix}": real,
-        f"e_review{review.suffix}": review,
-    }
+    real = samples("redacted")[0]  # the pipeline runs three times on it: the only slow part
+    files = {"a_junk.jpg": None, "b_junk.pdf": None, f"c_real{real.suffix}": real}
     for i, (name, source) in enumerate(files.items()):
         if source is None:
             garbage(inbox / name, seed=40 + i)
@@ -142,12 +135,6 @@ def test_sigkill_at_every_protocol_step_loses_and_duplicates_nothing(tmp_path: P
     )
     assert final.returncode == 0, final.stderr[-3000:]
     where = assert_exactly_once(root, inputs)
-    assert where == {
-        "a_junk.jpg": "failed",
-        f"b_real{real.suffix}": "done",
-        "c_junk.pdf": "failed",
-        f"d_real{real.suffix}": "done",
-        f"e_review{review.suffix}": "review",
-    }
+    assert where == {"a_junk.jpg": "failed", "b_junk.pdf": "failed", f"c_real{real.suffix}": "done"}
     assert "stopped" not in (root / "failed" / "a_junk.error.txt").read_text()  # rejected, not set aside
     print(f"\n{len(SCHEDULE)} SIGKILLs at {SCHEDULE}: {time.monotonic() - started:.0f} s")
