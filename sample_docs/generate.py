@@ -631,8 +631,6 @@ def draw_holder_back_2021(p: Person, ppmm: float, rng: random.Random, printed: s
                    mark=("personal_number", "viz"))
     pt.label_value(8, 40, "Documentnummer / Document no. / N° du document", p.doc_number, cap_mm=2.0,
                    mark=("keep", "document_number"))
-    pt.text(8, 56, "De QR-code bevat uw burgerservicenummer.", cap_mm=1.2, fill=LABEL_INK)
-    pt.text(8, 59, "The QR code holds your citizen service number.", cap_mm=1.2, fill=LABEL_INK)
     pt.qr(88, 20, 22, p.bsn)
     pt.text(118, 84, "3", cap_mm=2.0, fill=LABEL_INK)
     return Sheet(pt.image, pt.marks, pt.runs, [])
