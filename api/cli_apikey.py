@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from api.cli_common import CommandError, fail
@@ -60,9 +61,13 @@ def _run(db: "Database", args: argparse.Namespace) -> int:
             )
         except LookupError as exc:
             raise CommandError(f"--only-submitted-by: {exc}", exit_code=2) from None
+        # Only the key on stdout, so `KEY=$(redactor apikey create ...)` captures just the key.
         print(secret)
         sees = f", sees only what {info.sees_only} submitted" if info.sees_only else ""
-        print(f"key id {info.id}, scopes {','.join(info.scopes)}{sees}; this is the only time the key is shown")
+        print(
+            f"key id {info.id}, scopes {','.join(info.scopes)}{sees}; this is the only time the key is shown",
+            file=sys.stderr,
+        )
         return 0
     if args.apikey_command == "list":
         keys = db.list_api_keys()

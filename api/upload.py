@@ -28,6 +28,13 @@ MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 8
 
 
+def megabytes(limit: int) -> str:
+    """20971520 -> '20 MB', 65536 -> '64 KB': limits are said as the docs say them (binary units)."""
+    if limit < 1024 * 1024:
+        return f"{limit / 1024:.3g} KB"
+    return f"{limit / (1024 * 1024):.3g} MB"
+
+
 class UploadError(Exception):
     """The upload cannot be accepted; maps directly to an HTTP error response."""
 
@@ -154,11 +161,17 @@ class _Collector:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name")
         self._name = name.decode("latin-1") if name else None
+        if b"filename" in params and self._name not in self.file_fields:
+            # A file under another field name (`-F document=@scan.jpg`): say which field is expected.
+            expected = " and ".join(f"'{f}'" for f in self.file_fields)
+            message = f"The form has no 'file' part: send files only as {expected}, not as '{self._name}'."
+            raise UploadError(400, "missing_file", message)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if len(self._data) + (end - start) > self._limit():
             if self._name in self.file_fields:
-                raise UploadError(413, "too_large", f"The file is larger than {self._limit()} bytes.")
+                what = "file" if self._name == "file" else f"'{self._name}' part"
+                raise UploadError(413, "too_large", f"The {what} is larger than {megabytes(self._limit())}.")
             raise UploadError(400, "invalid_request", f"The field '{self._name}' is too long.")
         self._data += data[start:end]
 
@@ -174,9 +187,10 @@ async def read_form(request: Request, *, file_fields: dict[str, int], timeout_s:
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UploadError(400, "invalid_request", "Send the document as multipart/form-data.")
     max_body = sum(file_fields.values()) + MAX_PARTS * MAX_FIELD_BYTES
+    too_large = f"The upload is larger than the {megabytes(max(file_fields.values()))} limit for a file."
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:
-        raise UploadError(413, "too_large", f"The upload is larger than {max_body} bytes.")
+        raise UploadError(413, "too_large", too_large)
 
     collector = _Collector(file_fields)
     callbacks = {
@@ -195,7 +209,7 @@ async def read_form(request: Request, *, file_fields: dict[str, int], timeout_s:
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > max_body:  # counted here: the parser's own limit truncates silently
-                    raise UploadError(413, "too_large", f"The upload is larger than {max_body} bytes.")
+                    raise UploadError(413, "too_large", too_large)
                 parser.write(chunk)
         parser.finalize()
     except TimeoutError:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from redactor.config import Settings
 from redactor.filenames import output_stem, record_name, redacted_name
@@ -61,15 +61,47 @@ def _make_out_dir(out_dir: Path) -> bool:
         return False
 
 
-def _existing(inputs: list[Path]) -> list[Path]:
-    """The inputs that are files; the others are reported."""
-    present = []
+@dataclass(frozen=True)
+class _Input:
+    """One file to redact and the directory its outputs go to (a subfolder mirrors its source's)."""
+
+    source: Path
+    out_dir: Path
+
+
+def _folder_files(folder: Path, out_dir: Path, recursive: bool) -> list[_Input]:
+    """The visible files of `folder` (and, with `recursive`, of its subfolders, mirrored under
+    `out_dir` so two `scan.jpg` in different subfolders do not share one output name)."""
+    found: list[_Input] = []
+    out_resolved = out_dir.resolve()
+    for path in sorted(folder.rglob("*") if recursive else folder.iterdir()):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if path.resolve().is_relative_to(out_resolved):
+            continue  # `redactor redact . --out out --recursive`: never redact our own outputs
+        found.append(_Input(path, out_dir / relative.parent))
+    return found
+
+
+def _expand(inputs: list[Path], out_dir: Path, recursive: bool) -> tuple[list[_Input], bool]:
+    """The files to redact, and whether some input was reported as unusable."""
+    found: list[_Input] = []
+    missing = False
     for path in inputs:
         if path.is_file():
-            present.append(path)
+            found.append(_Input(path, out_dir))
+        elif path.is_dir():
+            files = _folder_files(path, out_dir, recursive)
+            if not files:
+                hint = "" if recursive else " (use --recursive for its subfolders)"
+                print(f"redactor: {path}: is a directory with no files to redact{hint}", file=sys.stderr)
+                missing = True
+            found.extend(files)
         else:
-            print(f"redactor: {path}: no such file", file=sys.stderr)
-    return present
+            print(f"redactor: {path}: no such file or directory", file=sys.stderr)
+            missing = True
+    return found, missing
 
 
 def _write_outputs(outcome: "Outcome", source: Path, out_dir: Path) -> None:
@@ -80,24 +112,33 @@ def _write_outputs(outcome: "Outcome", source: Path, out_dir: Path) -> None:
     atomic_write(record_path, json.dumps(outcome.record, indent=2, ensure_ascii=False).encode() + b"\n")
 
 
+def _say(line: str, stream: TextIO) -> None:
+    """One line that does not glue onto a progress bar (tqdm.write clears and redraws it)."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=stream)
+
+
 def _report(outcome: "Outcome", source: Path) -> int:
-    line = f"{source.name}: {outcome.status}"
+    line = f"{source}: {outcome.status}"
     if outcome.reasons:
         line += " - " + " ".join(outcome.reasons)
-    print(line, file=sys.stderr if outcome.status != "redacted" else sys.stdout)
+    _say(line, sys.stderr if outcome.status != "redacted" else sys.stdout)
     return {"redacted": EXIT_OK, "needs_review": EXIT_REVIEW}.get(outcome.status, EXIT_USAGE)
 
 
-def _redact_one(source: Path, job: _RedactJob) -> int:
+def _redact_one(item: _Input, job: _RedactJob) -> int:
     from redactor.pipeline import redact_document
 
+    source = item.source
     try:
         data = source.read_bytes()
+        item.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"redactor: {source}: cannot read ({exc.strerror})", file=sys.stderr)
+        _say(f"redactor: {exc.filename or source}: {exc.strerror}", sys.stderr)
         return EXIT_USAGE
     outcome = redact_document(data, engines=job.engines, keys=job.keys, settings=job.settings, purpose=job.purpose)
-    _write_outputs(outcome, source, job.out_dir)
+    _write_outputs(outcome, source, item.out_dir)
     return _report(outcome, source)
 
 
@@ -112,25 +153,25 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
     if not _make_out_dir(args.out):
         return EXIT_USAGE
-    inputs = [Path(p) for p in args.inputs]
-    present = _existing(inputs)
-    codes = [EXIT_USAGE] if len(present) < len(inputs) else []
+    present, missing = _expand([Path(p) for p in args.inputs], args.out, args.recursive)
+    codes = [EXIT_USAGE] if missing else []
     if not present:
         return EXIT_USAGE  # nothing to do: do not load the models
     settings = Settings()
     job = _RedactJob(args.out, Engines.load(), KeyStore(settings.key_dir), settings, args.purpose)
     progress = _progress(len(present))
-    for source in present:
-        codes.append(_redact_one(source, job))
+    for item in present:
+        codes.append(_redact_one(item, job))
         progress.update(1)
     progress.close()
     return _overall(codes)
 
 
-def _progress(total: int):  # noqa: ANN202 - a tqdm bar, hidden for a single file
+def _progress(total: int):  # noqa: ANN202 - a tqdm bar
     from tqdm import tqdm
 
-    return tqdm(total=total, file=sys.stderr, unit="doc", disable=total <= 1)
+    # disable=None: a bar only when stderr is a terminal, so logs get clean lines and no \r.
+    return tqdm(total=total, file=sys.stderr, unit="doc", disable=True if total <= 1 else None)
 
 
 # --- verify, keys ----------------------------------------------------------------------------
@@ -154,7 +195,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return EXIT_INVALID
     jwks = json.loads(Path(args.jwks).read_text()) if args.jwks else KeyStore(settings.key_dir).jwks()
     result = verify_record(record, jwks, data)
-    print(("valid: " if result.valid else "invalid: ") + result.reason)
+    if not result.valid:
+        print("invalid: " + result.reason)
+    else:  # a valid signature on a rejected record must not read as "the document is fine"
+        status = record.get("status")
+        note = "" if status == "redacted" else " (nothing was published)"
+        print(f"valid: {result.reason}; status: {status}{note}")
     return EXIT_OK if result.valid else EXIT_INVALID
 
 
@@ -221,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="redactor", description="Black out BSNs and portraits on identity-document scans.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("redact", help="redact one or more files")
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p = sub.add_parser("redact", help="redact files, or the files in folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="a file, or a folder (the files directly in it)")
+    p.add_argument("--recursive", "-r", action="store_true", help="also the files in subfolders (mirrored under --out)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--purpose", help='watermark text, e.g. "AVG-verzoek Achmea"')
     p.set_defaults(func=cmd_redact)

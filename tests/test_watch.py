@@ -213,12 +213,21 @@ def test_temp_names_are_left_alone_and_nothing_is_left_in_processing(mixed_run: 
     assert_tidy(root)
 
 
-def test_one_json_log_line_per_document_without_names_or_numbers(mixed_run: dict) -> None:
-    docs = [json.loads(line) for line in mixed_run["lines"] if json.loads(line)["event"] == "document"]
+def test_one_json_log_line_per_document_naming_its_output_never_the_original(mixed_run: dict) -> None:
+    lines = [json.loads(line) for line in mixed_run["lines"]]
+    started = next(d for d in lines if d["event"] == "watch_started")
+    assert started["root"] == str(mixed_run["root"].absolute())
+    docs = [d for d in lines if d["event"] == "document"]
     assert sorted(d["destination"] for d in docs) == ["done", "failed", "review"]
+    # Each line names the files it is about (done/STEM.*, review/STEM.*, failed/STEM.*).
+    assert {d["destination"]: d["output"] for d in docs} == {
+        "done": "jansen_passport",
+        "review": "jansen_letter",
+        "failed": "jansen_notes",
+    }
     done = next(d for d in docs if d["destination"] == "done")
     assert done["outcome"] == "redacted" and done["seconds"] > 0 and sum(done["redactions"].values()) >= 1
-    secrets = ["jansen", "upload"]
+    secrets = [f"jansen_passport{mixed_run['good'].suffix}", f"jansen_letter{mixed_run['review'].suffix}", "upload"]
     for a in annotations():
         secrets += [n["text"] for n in a.get("personal_numbers", [])]
     for line in mixed_run["lines"]:
@@ -280,6 +289,38 @@ def test_name_clashes_never_overwrite(engines, tmp_path: Path) -> None:
     assert len(listing(root / "failed")) == 6, listing(root / "failed")  # three originals + three notes
     assert len({sha(root / "failed" / n) for n in listing(root / "failed")}) == 6
     assert_tidy(root)
+
+
+def test_names_that_differ_only_in_case_never_become_two_outputs_of_one_name(engines, tmp_path: Path) -> None:
+    """docs/watch.md: names are compared case-insensitively (on an SMB share 'Scan.*' IS 'scan.*')."""
+    good = samples("redacted")[0]
+    root = tmp_path / "root"
+    (root / "inbox").mkdir(parents=True)
+    shutil.copy(good, root / "inbox" / "scan.png")
+    shutil.copy(good, root / "inbox" / "Scan.PNG")
+    garbage(root / "inbox" / "SCAN.pdf", seed=4)  # another destination, the same rule
+    garbage(root / "inbox" / "bsn 1234.56.782.pdf", seed=5)  # a number in a file name stays out of the log
+    capture = _Capture()
+    logger = logging.getLogger("redactor.watch")
+    logger.addHandler(capture)
+    logger.setLevel(logging.INFO)
+    try:
+        run_once(root, engines)
+    finally:
+        logger.removeHandler(capture)
+    for d in ("done", "review", "failed"):
+        names = listing(root / d)
+        assert len({n.casefold() for n in names}) == len(names), names
+    done = [n.removesuffix(".record.json") for n in listing(root / "done") if n.endswith(".record.json")]
+    failed = [n.removesuffix(".error.txt") for n in listing(root / "failed") if n.endswith(".error.txt")]
+    assert len(done) == 2 and len(failed) == 2 and listing(root / "review") == []
+    scan_stems = sorted(stem.casefold() for stem in done + failed if stem.casefold().startswith("scan"))
+    assert scan_stems == ["scan", "scan-2", "scan-3"], (done, failed)
+    assert listing(root / "inbox") == []
+    assert_tidy(root)
+    outputs = sorted(json.loads(line)["output"] for line in capture.lines if json.loads(line)["event"] == "document")
+    assert len(outputs) == 4 and "bsn ###########" in outputs, outputs
+    assert not [line for line in capture.lines if "782" in line]
 
 
 def test_many_files_dropped_at_once_each_end_exactly_once(tmp_path: Path) -> None:

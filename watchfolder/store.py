@@ -74,6 +74,10 @@ class WatchDirs:
     def names(self) -> Path:
         return self.processing / NAMES_DIR
 
+    def root(self) -> str:
+        """The folder that holds the five directories (their common parent), for the log."""
+        return os.path.commonpath([self.inbox, self.processing, self.done, self.review, self.failed])
+
     def prepare(self) -> None:
         """Create the directories, make the private ones 0700, and check renames can be atomic."""
         try:
@@ -423,6 +427,22 @@ def _create_reservation(path: Path, claim: Claim) -> bool:
     return True
 
 
+def _any_exists_ignoring_case(paths: list[Path]) -> bool:
+    """True when some entry's name equals one of `paths` up to case: on an SMB share 'Scan.record.json'
+    and 'scan.record.json' are one file, and staff must not get both from a local disk either."""
+    wanted: dict[Path, set[str]] = {}
+    for path in paths:
+        wanted.setdefault(path.parent, set()).add(path.name.casefold())
+    for directory, names in wanted.items():
+        try:
+            with os.scandir(directory) as entries:
+                if any(entry.name.casefold() in names for entry in entries):
+                    return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def reserve_stem(dirs: WatchDirs, claim: Claim, name: str) -> tuple[str, str]:
     """Pick the first free stem among 'scan', 'scan-2', 'scan-3', ... and reserve it for `claim`.
 
@@ -436,7 +456,7 @@ def reserve_stem(dirs: WatchDirs, claim: Claim, name: str) -> tuple[str, str]:
         path = _reservation_path(dirs, stem)
         if not _create_reservation(path, claim):
             continue
-        if any(os.path.lexists(p) for p in Outputs(stem, ext, dirs).all()):
+        if _any_exists_ignoring_case(Outputs(stem, ext, dirs).all()):
             path.unlink()
             continue
         fsync_dir(dirs.names)

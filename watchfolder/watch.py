@@ -19,8 +19,8 @@ restart can finish the job without losing an input or turning one input into two
 3. Claim. mkdir processing/<wid>/<claim>/in/ and rename(inbox/NAME, .../in/NAME). rename() is
    atomic: of two watchers exactly one gets the file, the other gets ENOENT and moves on.
 4. Name. Reserve the output stem with an O_EXCL create of processing/names/<stem> holding the
-   claim id, and take it only if none of its output names exists yet ("scan", else "scan-2", ...).
-   Then write manifest.json (name, stem, attempts) atomically into the claim. The manifest fixes
+   claim id, and take it only if none of its output names exists yet, ignoring case as an SMB
+   share does ("scan", else "scan-2", ...). Then write manifest.json (name, stem, attempts) atomically into the claim. The manifest fixes
    the output names, so a re-run after a crash writes over its own partial work instead of
    making a second copy. A stem's reservation is dropped only after its outputs exist.
 5. Run. attempts += 1 in the manifest (a file that keeps killing the watcher goes to failed/
@@ -52,6 +52,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -134,6 +135,7 @@ class DocResult:
     """What happened to one claimed file; `paths` are its final files (never logged: they carry names)."""
 
     claim_id: str
+    stem: str  # the output name without extension (done/STEM.*, review/STEM.*, failed/STEM.*)
     destination: Destination
     status: str
     seconds: float
@@ -345,6 +347,7 @@ def _result(claim: Claim, verdict: Verdict, manifest: Manifest, seconds: float, 
     kinds = record.kind_counts() if record else {}
     return DocResult(
         claim_id=claim.id,
+        stem=manifest.stem,
         destination=verdict.destination,
         status=verdict.status,
         seconds=round(seconds, 3),
@@ -376,6 +379,15 @@ def process_claim(claim: Claim, ctx: ClaimContext) -> DocResult | None:
     ctx.step("released")
     remove_claim_dir(claim)
     return _result(claim, verdict, manifest, time.monotonic() - started, paths)
+
+
+def loggable_stem(stem: str) -> str:
+    """The output stem as logged: staff can find the files, but a run of 8 or more digits (a BSN
+    or document number someone typed into the file name) is masked, so the log never holds one."""
+    return _NUMBER_RUN.sub(lambda m: "#" * len(m.group()), stem)
+
+
+_NUMBER_RUN = re.compile(r"\d(?:[ ._-]?\d){7,}")
 
 
 # --- the loop --------------------------------------------------------------------------------
@@ -533,6 +545,7 @@ class Watcher:
             extra={
                 "fields": {
                     "claim": result.claim_id,
+                    "output": loggable_stem(result.stem),
                     "outcome": result.status,
                     "destination": result.destination,
                     "seconds": result.seconds,
@@ -607,7 +620,12 @@ class Watcher:
         self.dirs.prepare()
         owner = Owner.acquire(self.dirs.processing)
         observer = None if once else _start_observer(self.dirs.inbox, self.wake)
-        log.info("watch_started", extra={"fields": {"watcher": owner.wid, "once": once}})
+        log.info(
+            "watch_started",
+            extra={
+                "fields": {"watcher": owner.wid, "root": self.dirs.root(), "inbox": str(self.dirs.inbox), "once": once}
+            },
+        )
         try:
             self._loop(owner, once)
         except EnginesUnavailable as exc:
