@@ -183,7 +183,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         record = json.loads(Path(args.record).read_text())
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # e.g. a folder given: "(Is a directory)", without errno noise
+        print(f"invalid: cannot read the record {args.record} ({exc.strerror})")
+        return EXIT_INVALID
+    except ValueError as exc:
         print(f"invalid: cannot read the record ({exc})")
         return EXIT_INVALID
     data = None

@@ -76,6 +76,12 @@ def test_a_folder_is_redacted_with_clean_lines_and_verify_names_the_status(tmp_p
     assert done.stdout.strip() == "valid: signature valid; status: redacted"
 
 
+def test_verify_given_a_folder_says_so(tmp_path):
+    result = run(["verify", str(tmp_path)], tmp_path, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.strip() == f"invalid: cannot read the record {tmp_path} (Is a directory)"
+
+
 def test_folders_recursive_and_is_a_directory(tmp_path):
     folder = tmp_path / "scans"
     (folder / "a").mkdir(parents=True)
