@@ -7,13 +7,36 @@ boxes are (x0, y0, x1, y1) with x1 > x0 and y1 > y0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+if TYPE_CHECKING:  # the find step's types; imported only for annotations (they import this module)
+    from redactor.documents import DocumentKind
+    from redactor.mrz import MrzResult
+    from redactor.normalise import UprightPage
+
 Box = tuple[float, float, float, float]
 Status = Literal["redacted", "needs_review", "rejected"]
-RegionKind = Literal["bsn", "personal_number", "portrait", "ghost_portrait", "face", "text_layer"]
+
+
+class RegionKind(StrEnum):
+    """What a blacked-out region hid. The value is what the record and the API show."""
+
+    BSN = "bsn"
+    PERSONAL_NUMBER = "personal_number"
+    PORTRAIT = "portrait"
+    GHOST_PORTRAIT = "ghost_portrait"
+    FACE = "face"
+    QR_CODE = "qr_code"
+    MRZ_DIGITS = "mrz_digits"
+    TEXT_LAYER = "text_layer"
+
+    @property
+    def is_text(self) -> bool:
+        """Text regions hug their glyphs and get a margin; photo zones are generous already."""
+        return self in (RegionKind.BSN, RegionKind.PERSONAL_NUMBER, RegionKind.MRZ_DIGITS, RegionKind.TEXT_LAYER)
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,31 @@ class Region:
     page: int
     box: Box
     reason: str  # plain words, e.g. "BSN in the MRZ personal number field"
+
+
+@dataclass(frozen=True)
+class PageFindings:
+    """Everything the find step learned about one page, in upright coordinates.
+
+    `regions` is everything to black out; `doubts` are reasons to ask for review that only
+    the find step can see (a label without a number, say). Decide merges and judges."""
+
+    upright: "UprightPage"
+    mrz: "MrzResult | None"
+    document: "DocumentKind"
+    regions: list[Region]
+    doubts: list[str]
+    # The personal numbers as read before redaction, so verification can look for them again.
+    secrets: list[str] = field(default_factory=list)
+    # Personal numbers found printed in the visual zone (not counting the MRZ's cells).
+    printed_numbers: int = 0
+
+    @property
+    def page_index(self) -> int:
+        return self.upright.page.index
+
+    def has(self, kind: RegionKind) -> bool:
+        return any(r.kind == kind for r in self.regions)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,9 @@ def text_score(readings: list[tuple[str, float]]) -> float:
         if conf < GOOD_CONFIDENCE:
             continue
         squashed = re.sub(r"[\s.:'/\-]", "", text.lower())
-        score += conf * len(squashed)
+        # Only characters documents print count; an upside-down MRZ filler reads as '>',
+        # confidently, and is evidence of the wrong turn.
+        score += conf * (len(re.findall(r"[a-z0-9<]", squashed)) - 2 * squashed.count(">"))
         if _mrz_like(text):
             score += 2 * len(squashed)
         score += 10 * len(LABEL_WORDS.findall(squashed))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from stdnum.nl import bsn as stdnum_bsn
 
-from redactor.core import Box, TextLine
+from redactor.core import Box, RegionKind, TextLine
 from redactor.geometry import area, height, intersection, union
 
 # Lower-case, spaces removed. OCR drops or mangles accents, so keep the ASCII core.
@@ -48,6 +48,9 @@ LABELS = (
     "emso",
     "identificationno",
 )
+# Labels this short also occur inside words and names ("Jacobsnijder", "Pescel"): they count
+# only as a word of their own.
+SHORT_LABELS = {label for label in LABELS if len(label) <= 5}
 # Driving licence field 4d holds the BSN on Dutch licences: "4d.", "4d ", "4d:".
 LICENCE_FIELD = re.compile(r"(?<![0-9a-z])4d(?![a-z])", re.IGNORECASE)
 
@@ -59,9 +62,10 @@ DIGIT_RUN = re.compile(r"[0-9OoQDIl|iZSsBGgqT](?:[ .\-/]?[0-9OoQDIl|iZSsBGgqT]){
 
 @dataclass(frozen=True)
 class NumberHit:
-    kind: str  # "bsn" or "personal_number"
+    kind: RegionKind  # BSN on Dutch documents, PERSONAL_NUMBER elsewhere
     box: Box
     reason: str
+    value: str  # the digits as read, so verification can look for them again
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,24 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s.:/\-_()]", "", text.lower())
 
 
+def _is_sentence(text: str) -> bool:
+    """Running text that mentions a label ("De QR-code bevat uw burgerservicenummer.") is
+    no field label: a label stands alone or with its value. Multilingual labels are split by
+    slashes ("Persoonsnummer / Personal No. / N° personnel"); prose is not."""
+    words = re.findall(r"[A-Za-zÀ-ÿ]{2,}", text)
+    return "/" not in text and len(words) >= 4
+
+
 def _has_label(text: str) -> bool:
+    if _is_sentence(text) and not _digit_runs(text, min_digits=6):
+        return False
     s = _squash(text)
-    return any(label in s for label in LABELS) or bool(LICENCE_FIELD.search(text))
+    words = {_squash(w) for w in re.split(r"[\s/|]+", text)}
+    return (
+        any(label in s for label in LABELS if label not in SHORT_LABELS)
+        or any(label in words for label in SHORT_LABELS)
+        or bool(LICENCE_FIELD.search(text))
+    )
 
 
 def _label_end(text: str) -> int:
@@ -127,13 +146,13 @@ def _below(label: TextLine, line: TextLine) -> bool:
     return ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
 
 
-def _label_values(label: TextLine, lines: list[TextLine]) -> list[NumberHit]:
+def _label_values(label: TextLine, lines: list[TextLine], kind: RegionKind) -> list[NumberHit]:
     """The number a label belongs to: on its own line, else beside it, else the nearest line under it."""
     end = _label_end(label.text)
     name = label.text[:end].strip() or label.text.strip()[:40]
     hits = [
-        NumberHit("bsn", label.span_box(end + a, end + b), f"number next to the label '{name}'")
-        for a, b, _ in _digit_runs(label.text[end:], min_digits=6)
+        NumberHit(kind, label.span_box(end + a, end + b), f"number next to the label '{name}'", digits)
+        for a, b, digits in _digit_runs(label.text[end:], min_digits=6)
     ]
     if hits:
         return hits
@@ -141,9 +160,10 @@ def _label_values(label: TextLine, lines: list[TextLine]) -> list[NumberHit]:
     for near in (_beside, _below):
         candidates = sorted((l for l in others if near(label, l)), key=lambda l: l.box[1])
         for other in candidates:
+            where = "beside" if near is _beside else "under"
             found = [
-                NumberHit("bsn", other.span_box(a, b), f"number {'beside' if near is _beside else 'under'} the label '{name}'")
-                for a, b, _ in _digit_runs(other.text, min_digits=6)
+                NumberHit(kind, other.span_box(a, b), f"number {where} the label '{name}'", digits)
+                for a, b, digits in _digit_runs(other.text, min_digits=6)
             ]
             if found:
                 return found
@@ -159,30 +179,54 @@ def _fuzzy_find(haystack: str, needle: str, max_errors: int) -> int:
     return -1
 
 
-def _mrz_value_hits(line: TextLine, value: str) -> list[NumberHit]:
-    """Where the MRZ personal number is printed in `line`, whole or as its last part."""
-    # Map squashed positions back to the printed text.
+def _whole_number(text: str, a: int, b: int) -> tuple[int, int]:
+    """Grow text[a:b] to the whole number printed around it: the MRZ field holds at most 14
+    characters, so a longer number in the visual zone (a Romanian CNP, whose MRZ part is its
+    tail) must go whole. Only characters printed together count; a separator ends it."""
+    while a > 0 and text[a - 1].isdigit():
+        a -= 1
+    while b < len(text) and text[b].isalnum():
+        b += 1
+    return a, b
+
+
+def _printed_tail(text: str, a: int, b: int) -> bool:
+    """text[a:b] is the printed tail of a number: it ends a token, and either starts one
+    ("-426U" after a birth date) or is a long run printed without separators inside a longer
+    number (the tail of a Romanian CNP)."""
+    ends_token = b == len(text) or not text[b].isalnum()
+    starts_token = a == 0 or not text[a - 1].isalnum()
+    return ends_token and (starts_token or (text[a:b].isalnum() and b - a >= 6))
+
+
+def _mrz_value_hits(line: TextLine, value: str, kind: RegionKind) -> list[NumberHit]:
+    """Where the MRZ personal number is printed in `line`: whole, inside a longer number, or
+    as its last part (printed split, like the Finnish '211271-426U' beside the birth date)."""
+    # Map squashed positions back to the printed text; separators (/ - . space) are ignored.
     keep = [i for i, c in enumerate(line.text) if c.isalnum()]
     squashed = "".join(line.text[i] for i in keep).upper()
     upper_value = value.upper()
-    hits = []
     start = _fuzzy_find(squashed.translate(_TO_DIGIT), upper_value.translate(_TO_DIGIT), 1 if len(value) >= 8 else 0)
-    length = len(value)
+    end = start + len(value)
     if start < 0:
-        # Printed split (Finnish HETU: birth date, then "-426U"): the tail alone still identifies.
         for tail in range(len(value) - 1, 3, -1):
             suffix = upper_value[-tail:]
             pos = squashed.find(suffix)
-            if pos >= 0 and (pos + tail == len(squashed) or not squashed[pos + tail].isalnum()):
-                start, length = pos, tail
+            if pos >= 0 and _printed_tail(line.text, keep[pos], keep[pos + tail - 1] + 1):
+                start, end = pos, pos + tail
                 break
-    if start >= 0:
-        a, b = keep[start], keep[start + length - 1] + 1
-        hits.append(NumberHit("personal_number", line.span_box(a, b), "the MRZ personal number, printed"))
-    return hits
+    if start < 0:
+        return []
+    a, b = _whole_number(line.text, keep[start], keep[end - 1] + 1)
+    return [NumberHit(kind, line.span_box(a, b), "the MRZ personal number, printed", line.text[a:b])]
 
 
-def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: str | None) -> NumberFindings:
+def find_numbers(
+    lines: list[TextLine], mrz_values: list[str], document_number: str | None, *, dutch: bool = True
+) -> NumberFindings:
+    """Personal numbers in the visual zone. `dutch`: the number is a BSN (else a foreign
+    personal number: the record says which)."""
+    kind = RegionKind.BSN if dutch else RegionKind.PERSONAL_NUMBER
     hits: list[NumberHit] = []
     reviews: list[str] = []
     doc_no = (document_number or "").upper()
@@ -190,12 +234,12 @@ def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: 
     for line in lines:
         for a, b, digits in _digit_runs(line.text, min_digits=9):
             if _is_bsn(digits) and digits != doc_no:
-                hits.append(NumberHit("bsn", line.span_box(a, b), "a 9-digit number that passes the BSN check"))
+                hits.append(NumberHit(kind, line.span_box(a, b), "a 9-digit number that passes the BSN check", digits))
         for value in mrz_values:
-            hits.extend(_mrz_value_hits(line, value))
+            hits.extend(_mrz_value_hits(line, value, kind))
 
     for label in (l for l in lines if _has_label(l.text)):
-        found = _label_values(label, lines)
+        found = _label_values(label, lines, kind)
         hits.extend(found)
         if not found:
             reviews.append(
@@ -207,10 +251,11 @@ def find_numbers(lines: list[TextLine], mrz_values: list[str], document_number: 
 def _dedupe(hits: list[NumberHit]) -> list[NumberHit]:
     """One hit per printed number: overlapping hits merge into their union, a BSN wins."""
     merged: list[NumberHit] = []
-    for hit in sorted(hits, key=lambda h: h.kind != "bsn"):
+    for hit in sorted(hits, key=lambda h: h.kind != RegionKind.BSN):
         for i, kept in enumerate(merged):
             if intersection(hit.box, kept.box) > 0.5 * min(area(hit.box), area(kept.box)):
-                merged[i] = NumberHit(kept.kind, union(kept.box, hit.box), kept.reason)
+                value = kept.value if len(kept.value) >= len(hit.value) else hit.value
+                merged[i] = NumberHit(kept.kind, union(kept.box, hit.box), kept.reason, value)
                 break
         else:
             merged.append(hit)

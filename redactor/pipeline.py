@@ -16,36 +16,45 @@ import numpy as np
 from redactor import load as loader
 from redactor import mrz as mrz_reader
 from redactor.config import Settings
-from redactor.core import Decision, Document, Region, Status
-from redactor.decide import PageFindings, decide
+from redactor.core import Decision, Document, PageFindings, Region, RegionKind, Status
+from redactor.decide import decide
+from redactor.documents import DocumentKind, PageEvidence, classify, layout_zone
 from redactor.errors import RejectedInput
-from redactor.faces import CenterFaceDetector, enhance_contrast
-from redactor.layout import ghost_expected, load_layouts, portrait_zones
+from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector, enhance_contrast
+from redactor.layout import MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
+from redactor.layout import layout_zone as zone_region
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
 from redactor.ocr import RapidOcrEngine
 from redactor.output import encode_pdf, encode_png
+from redactor.qr import find_qr_codes
 from redactor.record import KeyStore, build_record
 from redactor.redact import black_out, watermark
+from redactor.resources import model_json
+from redactor.verify import secrets_of, verify
 
 log = logging.getLogger(__name__)
-
-# A face this sure, still visible after redaction, stops publication.
-LEFTOVER_FACE_SCORE = 0.5
 
 
 @dataclass
 class Engines:
-    """The loaded models. Loading takes a second; build one per process and reuse it."""
+    """The loaded models and tables. Loading takes a second; build one per process and reuse it."""
 
     ocr: RapidOcrEngine
     faces: CenterFaceDetector
-    layouts: dict
+    # A second face model with other blind spots; verification runs both.
+    haar: HaarFaceDetector
+    documents: dict  # models/documents.json: what each kind of document carries
 
     @classmethod
     def load(cls, threads: int = 2) -> "Engines":
         """`threads` per model; a pool of N worker processes on 2 cores wants 2 // N."""
-        return cls(ocr=RapidOcrEngine(threads), faces=CenterFaceDetector(threads), layouts=load_layouts())
+        return cls(
+            ocr=RapidOcrEngine(threads),
+            faces=CenterFaceDetector(threads),
+            haar=HaarFaceDetector(threads),
+            documents=model_json("documents.json"),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,34 +75,95 @@ class Outcome:
     reject_code: str | None = None  # see redactor.errors.RejectCode
 
 
-def find(page_upright: UprightPage, engines: Engines) -> PageFindings:
-    """Everything sensitive on one upright page: MRZ, personal numbers, photos."""
-    lines = page_upright.all_lines
+def find(page: UprightPage, engines: Engines) -> PageFindings:
+    """Everything sensitive on one upright page, and which document it is."""
     # The MRZ from what OCR sees; a scanner's text layer only when OCR found none (mixing
     # both would pair lines of the two).
-    mrz = mrz_reader.parse(list(page_upright.lines)) or mrz_reader.parse(list(page_upright.text_layer))
-    viz_lines = [l for l in lines if not (mrz and l in mrz.source_lines)]
-    numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None)
-    image = page_upright.image
+    reading = mrz_reader.read(list(page.lines))
+    if reading.result is None and page.text_layer:
+        reading = mrz_reader.read(list(page.text_layer))
+    mrz = reading.result
+    in_mrz = {id(l) for l in (mrz.source_lines if mrz else ())} | {id(l) for l in reading.unparsed}
+    viz_lines = [l for l in page.all_lines if id(l) not in in_mrz]
+    dutch = mrz is None or mrz.issuing_state == "NLD"
+    numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None, dutch=dutch)
+
+    image = page.image
     h, w = image.shape[:2]
-    main_faces = engines.faces.detect(image, threshold=0.5)
+    main_faces = engines.faces.detect(image, threshold=MAIN_SCORE)
     # Faint ghost images show up at some scales and not others: look at two.
     enhanced = enhance_contrast(image)
     faint_faces = [f for side in (640, 960) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
-    zones = portrait_zones(main_faces, faint_faces, lines, (w, h), mrz.line_boxes[0][1] if mrz else None)
+    qr_codes = find_qr_codes(image)
+
+    document = classify(
+        engines.documents,
+        PageEvidence(
+            mrz=mrz,
+            lines=viz_lines,
+            has_qr=bool(qr_codes),
+            has_face=bool(main_faces),
+            has_bsn=any(h.kind == RegionKind.BSN and "BSN check" in h.reason for h in numbers.hits),
+            has_unparsed_mrz=bool(reading.unparsed),
+        ),
+    )
+    number_kind = RegionKind.BSN if dutch else RegionKind.PERSONAL_NUMBER
+    regions = [Region(h.kind, 0, h.box, h.reason) for h in numbers.hits]
+    regions += _mrz_regions(mrz, number_kind)
+    regions += [
+        Region(RegionKind.MRZ_DIGITS, 0, box, "digits of an MRZ line that could not be read")
+        for line in reading.unparsed
+        for box in mrz_reader.digit_run_boxes(line)
+    ]
+    regions += [Region(RegionKind.QR_CODE, 0, q.box, "QR code") for q in qr_codes]
+    regions += _photo_regions(page, engines.documents, document, mrz, main_faces, faint_faces, viz_lines)
+    secrets = [h.value for h in numbers.hits] + (mrz.personal_numbers if mrz else [])
     return PageFindings(
-        upright=page_upright, mrz=mrz, numbers=numbers, zones=zones, ghost_expected=ghost_expected(mrz, engines.layouts)
+        upright=page,
+        mrz=mrz,
+        document=document,
+        regions=regions,
+        doubts=list(numbers.review_reasons),
+        secrets=secrets,
+        printed_numbers=len(numbers.hits),
     )
 
 
-def leftover_faces(images: list[np.ndarray], findings: list[PageFindings], engines: Engines) -> list[str]:
-    """After blacking out: is any face still visible? Then we are not sure, whatever we think we found."""
-    reasons = []
-    for image, f in zip(images, findings):
-        upright_image = np.ascontiguousarray(np.rot90(image, f.upright.k))
-        if engines.faces.detect(upright_image, threshold=LEFTOVER_FACE_SCORE):
-            reasons.append(f"A face-like region remains visible after redaction (page {f.page_index + 1}).")
-    return reasons
+def _mrz_regions(mrz: mrz_reader.MrzResult | None, kind: RegionKind) -> list[Region]:
+    """The personal-number cells of the MRZ, whenever they are not all filler."""
+    if mrz is None:
+        return []
+    return [
+        Region(kind, 0, mrz.cell_box(f.line, f.start, f.end), "personal number field of the MRZ")
+        for f in mrz.personal_fields
+        if f.text.strip("<")
+    ]
+
+
+def _photo_regions(
+    page: UprightPage,
+    table: dict,
+    document: DocumentKind,
+    mrz: mrz_reader.MrzResult | None,
+    main_faces: list[Face],
+    faint_faces: list[Face],
+    lines: list,
+) -> list[Region]:
+    """Portraits and ghost images: detected, matched as a copy of the portrait, and by layout."""
+    h, w = page.image.shape[:2]
+    mrz_top = mrz.line_boxes[0][1] if mrz else None
+    zones = face_zones(main_faces, faint_faces, lines, (w, h), mrz_top)
+    portraits = [z for z in zones if z.kind == RegionKind.PORTRAIT]
+    if document.ghost != "none" and not any(z.kind == RegionKind.GHOST_PORTRAIT for z in zones):
+        copy = ghost_copy_zone(page.image, portraits, main_faces, lines, mrz_top)
+        zones += [copy] if copy else []
+    if mrz is not None and document.side == "data_page":
+        frame = MrzFrame.of(mrz)
+        for name, kind in (("portrait_zone", RegionKind.PORTRAIT), ("ghost_zone", RegionKind.GHOST_PORTRAIT)):
+            zone = layout_zone(table, document, name)
+            if zone is not None:
+                zones.append(zone_region(frame, zone, kind, (w, h), document.title))
+    return zones
 
 
 def redact_document(
@@ -121,7 +191,11 @@ def redact_document(
     reasons = list(decision.reasons)
     if not reasons:
         images, drawn = _black_out_pages(document, decision)
-        reasons = leftover_faces(images, findings, engines)
+        # Read the result as an attacker would: widens boxes where digits still read.
+        checked = verify(
+            images, [secrets_of(f) for f in findings], ocr=engines.ocr, centerface=engines.faces, haar=engines.haar, blacked=drawn
+        )
+        images, drawn, reasons = checked.images, drawn + checked.regions, checked.reasons
     if reasons:
         record = keys.sign(build_record(status="needs_review", reasons=reasons, findings=findings, engines=engines))
         return Outcome(status="needs_review", reasons=reasons, record=record)

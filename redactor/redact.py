@@ -8,20 +8,19 @@ from datetime import date
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from redactor.core import Box, Region
+from redactor.core import Box, Region, RegionKind
 from redactor.geometry import clip, pad
 
 # OCR boxes hug the glyphs: a slack of 15% of the text height (at least 2 px) keeps the
 # anti-aliased edges of digits from showing. Photo zones are generous already.
 TEXT_MARGIN_FRACTION = 0.15
-TEXT_KINDS = ("bsn", "personal_number", "mrz_digits", "text_layer")
 
 
 def margin_box(region: Region, size: tuple[int, int]) -> Box:
     box = region.box
     # The text height is the box's shorter side, also for text on a page turned a quarter.
     text_height = min(box[2] - box[0], box[3] - box[1])
-    margin = max(2.0, TEXT_MARGIN_FRACTION * text_height) if region.kind in TEXT_KINDS else 2.0
+    margin = max(2.0, TEXT_MARGIN_FRACTION * text_height) if RegionKind(region.kind).is_text else 2.0
     return clip(pad(box, margin), *size)
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
 
-from redactor.core import Box, Region, TextLine
+from redactor.core import Box, PageFindings, Region, RegionKind, TextLine
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector
-from redactor.geometry import area, clip, covered_fraction, intersection, pad, rotate_box, union, unrotate_box
+from redactor.geometry import area, clip, intersection, pad, rotate_box, union, unrotate_box
 from redactor.ocr import OcrEngine
 from redactor.qr import find_qr_codes
 from redactor.redact import black_out
@@ -40,7 +39,6 @@ LEFTOVER_FACE_SCORE = 0.5
 FACE_MAX_SIDE = 640
 # A detection counts as a face left visible when at least this much of it is not black.
 VISIBLE_FACE_FRACTION = 0.5
-TEXT_KINDS = ("bsn", "personal_number", "mrz_digits", "text_layer")
 
 # Characters OCR confuses, mapped alike on both sides of the comparison.
 _CONFUSABLE = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
@@ -66,21 +64,13 @@ class Verification:
     reasons: list[str] = field(default_factory=list)
 
 
-def secrets_of(findings: Any) -> PageSecrets:
-    """What verification needs from the find step's PageFindings. Takes `secrets` and the text
-    regions when the findings carry them; otherwise derives them from the MRZ and the
-    number hits (the value of a hit is read back from the OCR line under its box)."""
+def secrets_of(findings: PageFindings) -> PageSecrets:
+    """What verification needs from the find step: the values found before redaction, the
+    text regions that hid them, and the MRZ as it read."""
     upright = findings.upright
     mrz = findings.mrz
-    values: list[str] = list(getattr(findings, "secrets", None) or [])
-    boxes: list[Box] = [r.box for r in getattr(findings, "regions", []) if str(getattr(r.kind, "value", r.kind)) in TEXT_KINDS]
-    if mrz is not None:
-        values += mrz.personal_numbers
-        boxes += [mrz.cell_box(f.line, f.start, f.end) for f in mrz.personal_fields if f.text.strip("<")]
-    numbers = getattr(findings, "numbers", None)
-    for hit in getattr(numbers, "hits", []):
-        boxes.append(hit.box)
-        values += _values_under(hit.box, upright.all_lines)
+    values: list[str] = list(findings.secrets)
+    boxes: list[Box] = [r.box for r in findings.regions if RegionKind(r.kind).is_text]
     mrz_box = None
     if mrz is not None:
         mrz_box = mrz.line_boxes[0]
@@ -89,19 +79,6 @@ def secrets_of(findings: Any) -> PageSecrets:
     unique = tuple(dict.fromkeys(v for v in (_normal(v) for v in values) if len(v) >= LEAK_RUN))
     mrz_text = "".join(mrz.lines) if mrz is not None else ""
     return PageSecrets(upright.page.index, upright.k, upright.page.size, unique, tuple(boxes), mrz_box, mrz_text)
-
-
-def _values_under(box: Box, lines: list[TextLine]) -> list[str]:
-    """The characters of OCR lines that lie under `box`: the number a hit blacked out."""
-    found = []
-    for line in lines:
-        if intersection(line.box, box) <= 0:
-            continue
-        if len(line.chars) == len(line.text):
-            found.append("".join(c for c, b in zip(line.text, line.chars) if covered_fraction(b, pad(box, 2)) > 0.5))
-        else:
-            found += re.findall(r"[0-9][0-9 .\-/]{4,}[0-9A-Z]", line.text)
-    return found
 
 
 def verify(
@@ -211,7 +188,7 @@ def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tupl
                 break
             # Black out what was read, a little generously, then read the area again.
             new = [
-                Region("personal_number", secrets.page, unrotate_box(pad(s, 0.3 * (s[3] - s[1])), secrets.k, w, h),
+                Region(RegionKind.PERSONAL_NUMBER, secrets.page, unrotate_box(pad(s, 0.3 * (s[3] - s[1])), secrets.k, w, h),
                        "still readable after redaction: box widened")
                 for s in spans
             ]
@@ -231,7 +208,7 @@ def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], l
     codes = find_qr_codes(image)
     if not codes:
         return image, [], []
-    image, drawn = black_out(image, [Region("qr_code", page, c.box, "QR code found after redaction") for c in codes])
+    image, drawn = black_out(image, [Region(RegionKind.QR_CODE, page, c.box, "QR code found after redaction") for c in codes])
     if find_qr_codes(image):
         return image, drawn, ["A QR code is still detectable after redaction."]
     return image, drawn, []
