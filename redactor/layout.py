@@ -55,8 +55,13 @@ class MrzFrame:
         return (self.x0 + a * self.width, self.y0 + b * self.width, self.x0 + c * self.width, self.y0 + d * self.width)
 
 
-def _photo_box(face: Box, lines: list[TextLine], size: tuple[int, int], mrz_top: float | None, grow: tuple[float, float, float, float]) -> Box:
-    """The whole photo around a face, clipped at text printed beside it and at the MRZ."""
+def _photo_box(
+    face: Box, lines: list[TextLine], size: tuple[int, int], mrz_top: float | None, grow: tuple[float, float, float, float], *, clip_left: bool = True
+) -> Box:
+    """The whole photo around a face, clipped at text printed beside it and at the MRZ.
+    The main portrait sits at the document's left edge: text OCR finds left of it is not a
+    field (the other side of a card scanned beside it, a vertical number), so it is not
+    clipped there; a ghost image often has fields on its left."""
     w, h = width(face), height(face)
     box = expand(face, grow[0] * w, grow[1] * h, grow[2] * w, grow[3] * h)
     cx = (face[0] + face[2]) / 2
@@ -69,7 +74,7 @@ def _photo_box(face: Box, lines: list[TextLine], size: tuple[int, int], mrz_top:
         # Fields printed beside the photo stay readable; the face itself is never cut.
         if face[2] < line.box[0] < right:
             right = max(face[2] + 0.1 * w, line.box[0] - 2)
-        if left < line.box[2] < face[0] and line.box[2] < cx:
+        if clip_left and left < line.box[2] < face[0] and line.box[2] < cx:
             left = min(face[0] - 0.1 * w, line.box[2] + 2)
     bottom = box[3] if mrz_top is None or mrz_top < face[3] else min(box[3], mrz_top - 2)
     return clip((left, box[1], right, bottom), *size)
@@ -78,7 +83,7 @@ def _photo_box(face: Box, lines: list[TextLine], size: tuple[int, int], mrz_top:
 # Passport photos frame the face at about half their width and height (ICAO 9303): grow the
 # face box by these factors (left, top, right, bottom) to reach the photo's edges. Ghosts get
 # more below: their box from the detector often stops at the chin, and the shoulders showed.
-MAIN_GROW = (0.75, 0.6, 0.75, 1.0)
+MAIN_GROW = (0.8, 0.65, 0.8, 1.15)
 GHOST_GROW = (1.0, 0.9, 1.0, 1.6)
 
 
@@ -92,7 +97,7 @@ def face_zones(
     main_area = area(confident[0].box) if confident else 0.0
     for face in confident:
         if area(face.box) >= MAIN_AREA_SHARE * main_area:
-            box = _photo_box(face.box, lines, size, mrz_top, MAIN_GROW)
+            box = _photo_box(face.box, lines, size, mrz_top, MAIN_GROW, clip_left=False)
             zones.append(Region(RegionKind.PORTRAIT, 0, box, "face detected"))
         else:
             box = _photo_box(face.box, lines, size, mrz_top, GHOST_GROW)
