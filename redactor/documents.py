@@ -126,8 +126,17 @@ def _is_prose(lines: list[TextLine]) -> bool:
     return sum(len(l.text) >= PROSE_LINE_CHARS for l in lines) >= PROSE_LINES
 
 
+def issuing_state(mrz: MrzResult) -> str:
+    """The issuing state; the nationality field when OCR garbled the state code (an extra
+    '<' read into line 1 leaves 'NL'), since both are NLD on Dutch documents."""
+    state = mrz.issuing_state
+    if len(state) == 3 or len(mrz.nationality) != 3:
+        return state
+    return mrz.nationality if mrz.nationality.startswith(state) or not state else state
+
+
 def _from_mrz(table: dict[str, Any], mrz: MrzResult, ev: PageEvidence) -> DocumentKind:
-    state, fmt, code = mrz.issuing_state, mrz.format, mrz.document_code[:1]
+    state, fmt, code = issuing_state(mrz), mrz.format, mrz.document_code[:1]
     layout = f"{state}/{fmt}"
     filled = any(f.text.strip("<") for f in mrz.personal_fields)
     said = f"MRZ {fmt} of {state or 'an unknown state'}"

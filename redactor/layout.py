@@ -103,7 +103,7 @@ def face_zones(
             box = _photo_box(face.box, lines, size, mrz_top, GHOST_GROW)
             zones.append(Region(RegionKind.GHOST_PORTRAIT, 0, box, "small face detected"))
     for face in faint_faces:
-        if face.score < GHOST_SCORE or any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
+        if any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
             continue
         if main_area and area(face.box) > 1.5 * main_area:
             continue  # a face-like texture bigger than the portrait is not a ghost image

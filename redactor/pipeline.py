@@ -18,10 +18,10 @@ from redactor import mrz as mrz_reader
 from redactor.config import Settings
 from redactor.core import Decision, Document, PageFindings, Region, RegionKind, Status
 from redactor.decide import decide
-from redactor.documents import DocumentKind, PageEvidence, classify, layout_zone
+from redactor.documents import DocumentKind, PageEvidence, classify, issuing_state, layout_zone
 from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector, enhance_contrast
-from redactor.layout import MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
+from redactor.layout import GHOST_SCORE, MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
 from redactor.layout import layout_zone as zone_region
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
@@ -85,7 +85,7 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
     mrz = reading.result
     in_mrz = {id(l) for l in (mrz.source_lines if mrz else ())} | {id(l) for l in reading.unparsed}
     viz_lines = [l for l in page.all_lines if id(l) not in in_mrz]
-    dutch = mrz is None or mrz.issuing_state == "NLD"
+    dutch = mrz is None or issuing_state(mrz) == "NLD"
     numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None, dutch=dutch)
 
     image = page.image
@@ -93,7 +93,7 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
     main_faces = engines.faces.detect(image, threshold=MAIN_SCORE)
     # Faint ghost images show up at some scales and not others: look at two.
     enhanced = enhance_contrast(image)
-    faint_faces = [f for side in (640, 960) for f in engines.faces.detect(enhanced, threshold=0.3, max_side=side)]
+    faint_faces = [f for side in (640, 960) for f in engines.faces.detect(enhanced, threshold=GHOST_SCORE, max_side=side)]
     qr_codes = find_qr_codes(image)
 
     document = classify(

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from redactor import __version__
 from redactor.fsutil import atomic_write
+from redactor.documents import issuing_state
 from redactor.mrz import yymmdd_to_date
 
 # RFC 9864 names the algorithm after the curve; "EdDSA" is its deprecated alias.
@@ -315,7 +316,7 @@ def _document_summary(findings: list) -> dict[str, Any]:  # list[PageFindings]
     return {
         **kind,
         "mrz_format": mrz.format,
-        "issuing_state": mrz.issuing_state,
+        "issuing_state": issuing_state(mrz),
         "mrz_valid": mrz.valid,
         "mrz_checks": mrz.checks,
         "expiry_date": expiry.isoformat() if expiry else None,
