@@ -326,13 +326,25 @@ def _rows(lines: list[TextLine]) -> list[_Row]:
     rows: list[list[TextLine]] = []
     for line in sorted(strong + pieces, key=lambda l: -len(l.text)):
         for row in rows:
-            if _same_baseline(row[0], line) and not any(_overlaps_x(line, p) for p in row):
+            if _same_baseline(row[0], line) and not any(_overlaps_x(line, p) for p in row) and _near(row, line):
                 row.append(line)
                 break
         else:
             rows.append([line])
     merged = [_merge_row(r) for r in rows]
     return sorted((r for r in merged if r.strong), key=lambda r: r.box[1])
+
+
+# The widest gap between two fragments of one MRZ line, in line heights: a run of unread
+# filler (a dozen cells) fits; text printed elsewhere on the same baseline (a card's other
+# side scanned beside it) does not.
+MAX_FRAGMENT_GAP = 12
+
+
+def _near(row: list[TextLine], line: TextLine) -> bool:
+    x0, x1 = min(p.box[0] for p in row), max(p.box[2] for p in row)
+    gap = max(x0 - line.box[2], line.box[0] - x1, 0.0)
+    return gap <= MAX_FRAGMENT_GAP * height(row[0].box)
 
 
 def _overlaps_x(a: TextLine, b: TextLine) -> bool:
@@ -767,7 +779,12 @@ def read(lines: list[TextLine]) -> MrzReading:
     unparsed = [p for r in rows if not _is_licence_line(r) for p in r.parts if id(p) not in taken and r.strong]
     if best is not None and not all(best.checks.values()):
         # A failed check may mean shifted cells: the personal field is not where we think.
-        doubtful = {best.fmt.field(name).line for name in best.fmt.personal}
+        # Unless the field reads as filler only (the Dutch 2021 models): a number shifted by
+        # a cell or two would still show most of its digits inside the field.
+        doubtful = {
+            f.line for f in (best.fmt.field(name) for name in best.fmt.personal)
+            if best.lines[f.line][f.start:f.end].strip("<")
+        }
         unparsed += [p for i in sorted(doubtful) for p in best.rows[i].parts]
     return MrzReading(result=result, unparsed=tuple(unparsed))
 
