@@ -22,6 +22,7 @@ from redactor.ocr import OcrEngine
 
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
+FEW_LINES = 4
 # How many lines are read in each candidate turn, and how much of each (in line heights).
 SAMPLE_LINES = 5
 MAX_RATIO = 12
@@ -99,9 +100,9 @@ def text_score(readings: list[tuple[str, float]]) -> float:
         if conf < GOOD_CONFIDENCE:
             continue
         squashed = re.sub(r"[\s.:'/\-]", "", text.lower())
-        # Only characters documents print count; an upside-down MRZ filler reads as '>',
-        # confidently, and is evidence of the wrong turn.
-        score += conf * (len(re.findall(r"[a-z0-9<]", squashed)) - 2 * squashed.count(">"))
+        # Only characters documents print count: an upside-down MRZ filler reads as '>',
+        # confidently, and must not outscore the upright reading.
+        score += conf * len(re.findall(r"[a-z0-9<]", squashed))
         if _mrz_like(text):
             score += 2 * len(squashed)
         score += 10 * len(LABEL_WORDS.findall(squashed))
@@ -122,6 +123,9 @@ def orientation(image: np.ndarray, ocr: OcrEngine) -> int:
     quarter: the likelier turn of the likelier shape is read first, and when it reads
     conclusively nothing else is read."""
     boxes = ocr.detect(image, max_side=DETECT_SIDE)
+    if len(boxes) < FEW_LINES:
+        # A card on an A4 scan has text too small to find at this size: look closer.
+        boxes = ocr.detect(image, max_side=2 * DETECT_SIDE)
     wide, tall = _sample(boxes, True), _sample(boxes, False)
     length = lambda bs: sum(max(b[2] - b[0], b[3] - b[1]) for b in bs)  # noqa: E731
     order = [0, 2, 1, 3] if length(wide) >= length(tall) else [1, 3, 0, 2]

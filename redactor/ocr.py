@@ -34,6 +34,7 @@ class OcrEngine(Protocol):
 
 
 MAX_SIDE = 1400
+MAX_DETECT_UPSCALE = 3.0
 
 
 def _quad_box(quad: list[list[float]], scale: float = 1.0) -> Box:
@@ -73,8 +74,10 @@ class RapidOcrEngine:
         # way a page is turned a small image is enough, so resize here and skip that step.
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
-        scale = min(1.0, max_side / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        # Small scans are enlarged too: turned a quarter, their short lines are not found otherwise.
+        scale = min(MAX_DETECT_UPSCALE, max_side / max(image.shape[:2]))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation) if scale != 1 else image
         det = self._engine.text_det
         prep = DetPreProcess(max_side, "max", det.mean, det.std)(np.ascontiguousarray(small[:, :, ::-1]))
         if prep is None:
