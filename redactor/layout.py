@@ -56,7 +56,7 @@ class MrzFrame:
 
 
 def _photo_box(
-    face: Box, lines: list[TextLine], size: tuple[int, int], mrz_top: float | None, grow: tuple[float, float, float, float], *, clip_left: bool = True
+    face: Box, lines: list[TextLine], size: tuple[int, int], mrz_box: Box | None, grow: tuple[float, float, float, float], *, clip_left: bool = True
 ) -> Box:
     """The whole photo around a face, clipped at text printed beside it and at the MRZ.
     The main portrait sits at the document's left edge: text OCR finds left of it is not a
@@ -76,7 +76,10 @@ def _photo_box(
             right = max(face[2] + 0.1 * w, line.box[0] - 2)
         if clip_left and left < line.box[2] < face[0] and line.box[2] < cx:
             left = min(face[0] - 0.1 * w, line.box[2] + 2)
-    bottom = box[3] if mrz_top is None or mrz_top < face[3] else min(box[3], mrz_top - 2)
+    # The MRZ ends a photo above it; an MRZ beside it (a card's back scanned next to its
+    # front) does not.
+    below = mrz_box is not None and mrz_box[1] >= face[3] and mrz_box[0] < face[2] and mrz_box[2] > face[0]
+    bottom = min(box[3], mrz_box[1] - 2) if below else box[3]
     return clip((left, box[1], right, bottom), *size)
 
 
@@ -88,7 +91,7 @@ GHOST_GROW = (1.0, 0.9, 1.0, 1.6)
 
 
 def face_zones(
-    main_faces: list[Face], faint_faces: list[Face], lines: list[TextLine], size: tuple[int, int], mrz_top: float | None
+    main_faces: list[Face], faint_faces: list[Face], lines: list[TextLine], size: tuple[int, int], mrz_box: Box | None
 ) -> list[Region]:
     """Detected faces as photo zones. The largest confident face is the main portrait;
     smaller or fainter faces are ghost portraits (every one is blacked out)."""
@@ -97,17 +100,17 @@ def face_zones(
     main_area = area(confident[0].box) if confident else 0.0
     for face in confident:
         if area(face.box) >= MAIN_AREA_SHARE * main_area:
-            box = _photo_box(face.box, lines, size, mrz_top, MAIN_GROW, clip_left=False)
+            box = _photo_box(face.box, lines, size, mrz_box, MAIN_GROW, clip_left=False)
             zones.append(Region(RegionKind.PORTRAIT, 0, box, "face detected"))
         else:
-            box = _photo_box(face.box, lines, size, mrz_top, GHOST_GROW)
+            box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW)
             zones.append(Region(RegionKind.GHOST_PORTRAIT, 0, box, "small face detected"))
     for face in faint_faces:
         if any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
             continue
         if main_area and area(face.box) > 1.5 * main_area:
             continue  # a face-like texture bigger than the portrait is not a ghost image
-        box = _photo_box(face.box, lines, size, mrz_top, GHOST_GROW)
+        box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW)
         zones.append(Region(RegionKind.GHOST_PORTRAIT, 0, box, "faint face detected"))
     return zones
 
@@ -147,7 +150,7 @@ def find_ghost_copy(image: np.ndarray, main_face: Box, exclude: list[Box]) -> tu
     return best
 
 
-def ghost_copy_zone(image: np.ndarray, portraits: list[Region], main_faces: list[Face], lines: list[TextLine], mrz_top: float | None) -> Region | None:
+def ghost_copy_zone(image: np.ndarray, portraits: list[Region], main_faces: list[Face], lines: list[TextLine], mrz_box: Box | None) -> Region | None:
     """Where the ghost copy of the main portrait is, as a photo zone; None when none matches."""
     if not portraits or not main_faces:
         return None
@@ -156,7 +159,7 @@ def ghost_copy_zone(image: np.ndarray, portraits: list[Region], main_faces: list
     if match is None:
         return None
     h, w = image.shape[:2]
-    box = _photo_box(match[0], lines, (w, h), mrz_top, GHOST_GROW)
+    box = _photo_box(match[0], lines, (w, h), mrz_box, GHOST_GROW)
     return Region(RegionKind.GHOST_PORTRAIT, 0, box, f"smaller copy of the portrait (match {match[1]:.2f})")
 
 

@@ -21,6 +21,7 @@ from redactor.decide import decide
 from redactor.documents import DocumentKind, PageEvidence, classify, issuing_state, layout_zone
 from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector, enhance_contrast
+from redactor.geometry import union
 from redactor.layout import GHOST_SCORE, MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
 from redactor.layout import layout_zone as zone_region
 from redactor.normalise import UprightPage, upright
@@ -151,11 +152,11 @@ def _photo_regions(
 ) -> list[Region]:
     """Portraits and ghost images: detected, matched as a copy of the portrait, and by layout."""
     h, w = page.image.shape[:2]
-    mrz_top = mrz.line_boxes[0][1] if mrz else None
-    zones = face_zones(main_faces, faint_faces, lines, (w, h), mrz_top)
+    mrz_box = union(mrz.line_boxes[0], mrz.line_boxes[-1]) if mrz else None
+    zones = face_zones(main_faces, faint_faces, lines, (w, h), mrz_box)
     portraits = [z for z in zones if z.kind == RegionKind.PORTRAIT]
     if document.ghost != "none" and not any(z.kind == RegionKind.GHOST_PORTRAIT for z in zones):
-        copy = ghost_copy_zone(page.image, portraits, main_faces, lines, mrz_top)
+        copy = ghost_copy_zone(page.image, portraits, main_faces, lines, mrz_box)
         zones += [copy] if copy else []
     if mrz is not None and document.side == "data_page":
         frame = MrzFrame.of(mrz)

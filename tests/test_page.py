@@ -130,7 +130,7 @@ def checked(browser: Any, server: Server) -> Iterator[Checked]:
 def _bsn_label(checked: Checked) -> str:
     """The legend counts the BSN regions: the 2014 passport carries its BSN in the MRZ only
     (shared/docs/id-documents.md), so the annotation's count decides the label."""
-    n = len(checked.numbers)
+    n = len(checked.bsn)
     return "BSN" if n == 1 else f"BSN ({n}x)"
 
 
