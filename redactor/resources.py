@@ -9,5 +9,5 @@ from typing import Any
 
 
 def model_json(name: str) -> Any:
-    """Parse models/NAME, e.g. model_json("layouts.json")."""
+    """Parse models/NAME, e.g. model_json("documents.json")."""
     return json.loads(files("redactor.models").joinpath(name).read_text(encoding="utf-8"))
