@@ -18,7 +18,7 @@ import numpy as np
 
 from redactor.core import Box, Region, RegionKind, TextLine
 from redactor.faces import Face
-from redactor.geometry import area, clip, covered_fraction, expand, height, intersection, width
+from redactor.geometry import area, clip, covered_fraction, expand, height, width
 from redactor.mrz import MrzResult
 
 # A detected face this sure is a portrait; fainter ones (the contrast-enhanced pass) are
@@ -163,9 +163,5 @@ def ghost_copy_zone(image: np.ndarray, portraits: list[Region], main_faces: list
     return Region(RegionKind.GHOST_PORTRAIT, 0, box, f"smaller copy of the portrait (match {match[1]:.2f})")
 
 
-def layout_zone(frame: MrzFrame, zone: tuple[float, float, float, float], kind: RegionKind, size: tuple[int, int], title: str) -> Region:
+def zone_region(frame: MrzFrame, zone: tuple[float, float, float, float], kind: RegionKind, size: tuple[int, int], title: str) -> Region:
     return Region(kind, 0, clip(frame.to_pixels(zone), *size), f"{kind.value.replace('_', ' ')} zone of the {title} layout")
-
-
-def overlaps(a: Box, b: Box, share: float = 0.3) -> bool:
-    return intersection(a, b) > share * min(area(a), area(b))

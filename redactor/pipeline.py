@@ -23,7 +23,7 @@ from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector, enhance_contrast
 from redactor.geometry import union
 from redactor.layout import GHOST_SCORE, MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
-from redactor.layout import layout_zone as zone_region
+from redactor.layout import zone_region
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
 from redactor.ocr import RapidOcrEngine
