@@ -53,6 +53,9 @@ class RapidOcrEngine:
         # The library logs its model paths on start; keep stdout clean for the CLI.
         with contextlib.redirect_stdout(io.StringIO()):
             self._engine = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1)
+        # One line per recognition call: a batch is padded to its widest line, and on CPU
+        # a batch of six 320 px lines took 1.8x as long as six single calls (bench/bench.py).
+        self._engine.text_rec.rec_batch_num = 1
 
     def read(self, image: np.ndarray, *, fix_upside_down: bool = True) -> list[TextLine]:
         # Text detection runs at full resolution by default; past ~1400 px it only costs time

@@ -92,9 +92,6 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
     image = page.image
     h, w = image.shape[:2]
     main_faces = engines.faces.detect(image, threshold=MAIN_SCORE)
-    # Faint ghost images show up at some scales and not others: look at two.
-    enhanced = enhance_contrast(image)
-    faint_faces = [f for side in (640, 960) for f in engines.faces.detect(enhanced, threshold=GHOST_SCORE, max_side=side)]
     qr_codes = find_qr_codes(image)
 
     document = classify(
@@ -108,6 +105,7 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
             has_unparsed_mrz=bool(reading.unparsed),
         ),
     )
+    faint_faces = _faint_faces(image, engines.faces) if document.ghost != "none" else []
     number_kind = RegionKind.BSN if dutch else RegionKind.PERSONAL_NUMBER
     regions = [Region(h.kind, 0, h.box, h.reason) for h in numbers.hits]
     regions += _mrz_regions(mrz, number_kind)
@@ -128,6 +126,14 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
         secrets=secrets,
         printed_numbers=len(numbers.hits),
     )
+
+
+def _faint_faces(image: np.ndarray, detector: CenterFaceDetector) -> list[Face]:
+    """Faces at a low threshold on a contrast-enhanced page: ghost images. Faint ones show up
+    at some scales and not others, so two are looked at. Only where a ghost may be: the
+    document kind says none is printed on licences and back sides."""
+    enhanced = enhance_contrast(image)
+    return [f for side in (640, 960) for f in detector.detect(enhanced, threshold=GHOST_SCORE, max_side=side)]
 
 
 def _mrz_regions(mrz: mrz_reader.MrzResult | None, kind: RegionKind) -> list[Region]:
