@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import redactor
+from api import openapi
 from api.metrics import create_metrics
 from api.middleware import ServiceMiddleware
 from api.ratelimit import RateLimiter
@@ -45,7 +46,9 @@ _STATUS_CODES = {
 }
 
 
-def _json_error(status: int, detail: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def _json_error(request: Request, status: int, detail: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    # The code (never the message) goes into the request's log line (api/middleware.py).
+    request.state.error_code = detail.get("code")
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -53,39 +56,39 @@ def _install_error_handlers(app: FastAPI) -> None:
     """Every non-2xx answer has the shape {"detail": {"code": ..., "message": ...}}."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
         if not (isinstance(detail, dict) and "code" in detail):
             detail = {"code": _STATUS_CODES.get(exc.status_code, "error"), "message": str(detail)}
-        return _json_error(exc.status_code, detail, exc.headers)
+        return _json_error(request, exc.status_code, detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
             for e in exc.errors()
         )
-        return _json_error(400, {"code": "invalid_request", "message": problems or "Invalid request."})
+        return _json_error(request, 400, {"code": "invalid_request", "message": problems or "Invalid request."})
 
     @app.exception_handler(UploadError)
-    async def upload_error(_request: Request, exc: UploadError) -> JSONResponse:
+    async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return _json_error(exc.status, {"code": exc.code, "message": exc.message}, headers)
+        return _json_error(request, exc.status, {"code": exc.code, "message": exc.message}, headers)
 
     @app.exception_handler(QueueFull)
-    async def queue_full(_request: Request, exc: QueueFull) -> JSONResponse:
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
         message = "All workers are busy and the queue is full; try again later."
-        return _json_error(503, {"code": "busy", "message": message}, {"Retry-After": str(exc.retry_after)})
+        return _json_error(request, 503, {"code": "busy", "message": message}, {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RunnerUnavailable)
-    async def unavailable(_request: Request, exc: RunnerUnavailable) -> JSONResponse:
+    async def unavailable(request: Request, exc: RunnerUnavailable) -> JSONResponse:
         message = "The redaction engine is starting or restarting; try again later."
-        return _json_error(503, {"code": "unavailable", "message": message}, {"Retry-After": str(exc.retry_after)})
+        return _json_error(request, 503, {"code": "unavailable", "message": message}, {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RunTimeout)
-    async def timeout(_request: Request, _exc: RunTimeout) -> JSONResponse:
+    async def timeout(request: Request, _exc: RunTimeout) -> JSONResponse:
         message = "The document was not done within the time limit; nothing was stored."
-        return _json_error(504, {"code": "timeout", "message": message})
+        return _json_error(request, 504, {"code": "timeout", "message": message})
 
 
 def build_services(settings: ApiSettings) -> Services:
@@ -134,8 +137,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=redactor.__version__,
         description="Blacks out BSNs and portraits on identity documents; keeps only the redacted copy.",
         lifespan=lifespan,
-        # Swagger UI loads scripts from a CDN, which the CSP (and these machines) forbid;
-        # the schema itself is at /openapi.json.
+        # FastAPI's Swagger UI page loads from a CDN, which the CSP (and these machines)
+        # forbid: api/openapi.py serves it from local files instead.
         docs_url=None,
         redoc_url=None,
     )
@@ -148,6 +151,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(ServiceMiddleware, metrics=services.metrics)
     app.include_router(router)
     app.include_router(selfcheck_router)
+    openapi.install(app)
     if STATIC_DIR.is_dir():  # mounted last, so /v1, /healthz, ... win over files
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

@@ -255,12 +255,20 @@ class Database:
             return s.get(SentRecordRow, record_id) is not None
 
     def list_redactions(
-        self, *, reference: str | None, page: int, per_page: int, submitted_by: str | None = None
+        self,
+        *,
+        reference: str | None,
+        page: int,
+        per_page: int,
+        submitted_by: str | None = None,
+        id_prefix: str | None = None,
     ) -> tuple[list[RedactionRow], int]:
         with self._session() as s:
             where = [RedactionRow.complete.is_(True)]
             if reference is not None:
                 where.append(RedactionRow.reference == reference)
+            if id_prefix is not None:
+                where.append(RedactionRow.id.startswith(id_prefix, autoescape=True))
             if submitted_by is not None:
                 where.append(RedactionRow.submitted_by == submitted_by)
             query = select(RedactionRow).where(*where).order_by(RedactionRow.created_at.desc(), RedactionRow.id)

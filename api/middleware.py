@@ -104,6 +104,8 @@ class ServiceMiddleware:
         }
         if "outcome" in state:
             fields["outcome"] = state["outcome"]
+        if state.get("error_code"):
+            fields["error"] = state["error_code"]
         log.info("request", extra={"fields": fields})
 
 

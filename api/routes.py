@@ -43,6 +43,14 @@ REJECT_STATUS = {
 # A record is a flat object with a few nested members; deeper JSON is not a record.
 MAX_JSON_DEPTH = 16
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# A record id is a UUID; its first 8 hex digits, as 1A2B-3C4D, are a reference a requester
+# can read out on the phone (4 billion values: unique enough to find one office's copy).
+SHORT_REFERENCE_PATTERN = r"^[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}$"
+
+
+def short_reference(record_id: str) -> str:
+    digits = record_id.replace("-", "")[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -288,13 +296,24 @@ async def _get_row(services: Services, redaction_id: str, key: ApiKeyInfo) -> Re
 async def list_redactions(
     request: Request,
     reference: str | None = Query(default=None, max_length=200),
+    short_reference: str | None = Query(
+        default=None,
+        pattern=SHORT_REFERENCE_PATTERN,
+        description="the short reference the self-check page showed after sending, e.g. 1A2B-3C4D",
+    ),
     page: int = Query(default=1, ge=1, le=100_000),
     per_page: int = Query(default=50, ge=1, le=200),
     key: ApiKeyInfo = Depends(require_scope("read")),
 ) -> schemas.RedactionPage:
     services = get_services(request)
+    id_prefix = short_reference.replace("-", "").lower() if short_reference else None
     rows, total = await run_in_threadpool(
-        services.db.list_redactions, reference=reference, page=page, per_page=per_page, submitted_by=key.sees_only
+        services.db.list_redactions,
+        reference=reference,
+        page=page,
+        per_page=per_page,
+        submitted_by=key.sees_only,
+        id_prefix=id_prefix,
     )
     await run_in_threadpool(audit, services, "list", key, None)
     items = [

@@ -63,6 +63,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         403: "The API key lacks the scope",
         404: "No such redaction",
         408: "The upload took too long",
+        410: "expired: the self-check result is too old to send; check the document again",
         413: "Too large: bytes, megapixels or pages",
         415: "Unsupported file type (judged from the bytes)",
         422: "needs_review: the document needs a person; nothing was stored (the record is in detail.record)",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import client_id, selfcheck_limit
+from api.schemas import errors
 from api.routes import (
     audit,
     clean_purpose,
@@ -34,6 +35,7 @@ from api.routes import (
     parse_json,
     read_document,
     run_pipeline,
+    short_reference,
     store_redaction,
 )
 from api.services import Services, get_services
@@ -297,7 +299,45 @@ async def config(request: Request, extra: SelfCheckSettings = Depends(selfcheck_
     }
 
 
-@router.post("", dependencies=[Depends(selfcheck_limit)])
+_CHECK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, TIFF, HEIC, WebP or PDF"},
+                        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Watermark text"},
+                    },
+                }
+            }
+        },
+    }
+}
+_SEND_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["record", "file"],
+                    "properties": {
+                        "record": {"type": "string", "description": "The record as JSON, exactly as POST /v1/self-check returned it"},
+                        "file": {"type": "string", "format": "binary", "description": "The redacted copy, exactly as returned"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "", dependencies=[Depends(selfcheck_limit)], openapi_extra=_CHECK_BODY, responses=errors(400, 408, 413, 415, 422, 429, 503, 504)
+)
 async def self_check(request: Request) -> dict[str, Any]:
     """Redact the upload and return the result inline. Stores nothing."""
     services = get_services(request)
@@ -374,7 +414,9 @@ def _store_once(services: Services, outcome: Outcome, reference: str, sent_until
     return True
 
 
-@router.post("/send", dependencies=[Depends(selfcheck_limit)])
+@router.post(
+    "/send", dependencies=[Depends(selfcheck_limit)], openapi_extra=_SEND_BODY, responses=errors(400, 404, 408, 410, 413, 429)
+)
 async def send(request: Request, extra: SelfCheckSettings = Depends(selfcheck_settings)) -> dict[str, Any]:
     """Store a self-check result for the organisation: multipart `record` (JSON) and `file`."""
     if not extra.selfcheck_send_reference:
@@ -400,4 +442,4 @@ async def send(request: Request, extra: SelfCheckSettings = Depends(selfcheck_se
     sent_until = (Record.parse(record).issued() or utc_now()) + window + MAX_CLOCK_SKEW
     stored = await run_in_threadpool(_store_once, services, outcome, extra.selfcheck_send_reference, sent_until)
     request.state.outcome = "sent" if stored else "already_sent"
-    return {"reference": record["record_id"], "stored": stored}
+    return {"reference": record["record_id"], "short_reference": short_reference(str(record["record_id"])), "stored": stored}

@@ -164,14 +164,14 @@ def _upright_box(box: Box, rotation: int, size: tuple[int, int]) -> Box:
 # --------------------------------------------------------------------------- text
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
-def _readable(needle: str, haystack: str) -> bool:
+def readable(needle: str, haystack: str) -> bool:
     """`needle` occurs in `haystack` with a few OCR slips: edits (substitution, a dropped or an
     extra character) up to one per 6 characters (at least one), none below 5 characters."""
-    n = _squash(needle)
+    n = squash(needle)
     if not n or n in haystack:
         return True
     allowed = max(1, len(n) // 6) if len(n) >= 5 else 0
@@ -190,7 +190,7 @@ def _substring_distance(needle: str, haystack: str) -> int:
 
 
 def _leaks_in_text(number: str, haystack: str) -> bool:
-    n = _squash(number)
+    n = squash(number)
     if len(n) < LEAK_RUN:
         return bool(n) and n in haystack
     return any(n[i : i + LEAK_RUN] in haystack for i in range(len(n) - LEAK_RUN + 1))
@@ -231,7 +231,7 @@ def _crop_reads(judge: Judge, upright_page: np.ndarray, box: Box) -> str:
         import pytesseract
 
         texts.append(pytesseract.image_to_string(Image.fromarray(crop), config="--psm 6"))
-    return _squash(" ".join(texts))
+    return squash(" ".join(texts))
 
 
 # --------------------------------------------------------------------------- QR codes
@@ -307,8 +307,8 @@ def judge_outcome(entry: dict, outcome: Outcome, settings: Settings, judge: Judg
     rotation = int(entry.get("rotation", 0))
     upright = [_upright(p, rotation) for p in pages]
     read = [judge.ocr.read(p) for p in upright]
-    texts = [_squash(" ".join(l.text for l in lines)) for lines in read]
-    pdf_text = _squash(_pdf_text(outcome))
+    texts = [squash(" ".join(l.text for l in lines)) for lines in read]
+    pdf_text = squash(_pdf_text(outcome))
 
     for item in numbers:
         index = item.get("page", 0)
@@ -316,7 +316,7 @@ def judge_outcome(entry: dict, outcome: Outcome, settings: Settings, judge: Judg
         ubox = _upright_box(box, rotation, (pages[index].shape[1], pages[index].shape[0]))
         # Only text read where the number was printed counts: a birth date elsewhere can
         # share digits with a personal number that encodes it.
-        nearby = _squash(" ".join(_text_inside(l, ubox) for l in read[index] if _overlaps(l.box, ubox)))
+        nearby = squash(" ".join(_text_inside(l, ubox) for l in read[index] if _overlaps(l.box, ubox)))
         in_layer = item.get("zone") == "text_layer"
         read_back = _leaks_in_text(item["text"], nearby) or _leaks_in_text(item["text"], pdf_text)
         if not read_back and not in_layer:
@@ -345,7 +345,7 @@ def judge_outcome(entry: dict, outcome: Outcome, settings: Settings, judge: Judg
         if readers:
             result.leaks.append(f"QR code decodes on page {index} ({', '.join(readers)})")
     for item in keep:
-        ok = _readable(item["text"], texts[item["page"]] if "page" in item else "".join(texts))
+        ok = readable(item["text"], texts[item["page"]] if "page" in item else "".join(texts))
         result.keep_readable += ok
         if not ok:
             result.unreadable.append(item["name"])

@@ -208,8 +208,7 @@ def redact_document(
         return Outcome(status="needs_review", reasons=reasons, record=record)
 
     if purpose:
-        keep = [[f.upright.to_page_box(l.box) for l in f.upright.all_lines] for f in findings]
-        images = [watermark(img, purpose, date.today(), k) for img, k in zip(images, keep)]
+        images = [watermark(img, purpose, date.today()) for img in images]
     output, ext, media = _encode(document, images, settings.pdf_dpi)
     record = keys.sign(
         build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)

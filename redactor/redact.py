@@ -3,6 +3,7 @@ KopieID-style watermark. Only draws what it is given; finding happens elsewhere.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import numpy as np
@@ -14,6 +15,9 @@ from redactor.geometry import clip, pad
 # OCR boxes hug the glyphs: a slack of 15% of the text height (at least 2 px) keeps the
 # anti-aliased edges of digits from showing. Photo zones are generous already.
 TEXT_MARGIN_FRACTION = 0.15
+# Translucent enough that text under the mark stays readable (tests/test_pipeline.py reads it).
+WATERMARK_COLOUR = (200, 0, 0, 80)
+DATE_IN_TEXT = re.compile(r"\b\d{1,2}[-/. ]\d{1,2}[-/. ]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2} [a-z]+ \d{4}\b", re.I)
 
 
 def margin_box(region: Region, size: tuple[int, int]) -> Box:
@@ -37,27 +41,33 @@ def black_out(image: np.ndarray, regions: list[Region]) -> tuple[np.ndarray, lis
     return out, drawn
 
 
-def watermark(image: np.ndarray, purpose: str, today: date, keep_clear: list[Box]) -> np.ndarray:
-    """'Kopie voor <purpose> - <date>' across the page, placed where it hides no kept field."""
-    text = f"KOPIE - {purpose} - {today.isoformat()}"
+def watermark_text(purpose: str, today: date) -> str:
+    """The requester's text once, with one date: today's, unless the text carries a date."""
+    text = " ".join(purpose.split())
+    if not DATE_IN_TEXT.search(text):
+        text = f"{text} - {today.strftime('%d-%m-%Y')}"
+    if "kopie" not in text.lower():
+        text = f"Kopie - {text}"
+    return text
+
+
+def watermark(image: np.ndarray, purpose: str, today: date) -> np.ndarray:
+    """The KopieID-style mark: the text once, diagonally from the bottom-left towards the
+    top-right corner, in translucent red letters that the fields stay readable through."""
+    text = watermark_text(purpose, today)
     base = Image.fromarray(image).convert("RGBA")
     w, h = base.size
-    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    size = max(12, int(h * 0.045))
-    # Shrink until the whole line fits across the page.
-    while size > 12 and draw.textlength(text, font=ImageFont.load_default(size=size)) > 0.94 * w:
-        size = int(size * 0.9)
+    diagonal = float(np.hypot(w, h))
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    # As large as fits in 80% of the diagonal, and never taller than a tenth of the short side.
+    size = max(10, int(min(w, h) * 0.1))
+    while size > 10 and probe.textlength(text, font=ImageFont.load_default(size=size)) > 0.8 * diagonal:
+        size = int(size * 0.92)
     font = ImageFont.load_default(size=size)
-    tw = draw.textlength(text, font=font)
-    # Try bands from the top; take the first that crosses no field that must stay readable.
-    candidates = [h * f for f in (0.02, 0.94, 0.5, 0.3, 0.7)]
-    y = candidates[0]
-    for cand in candidates:
-        band = (0, cand, w, cand + size * 1.3)
-        if not any(b[1] < band[3] and b[3] > band[1] for b in keep_clear):
-            y = cand
-            break
-    x = max(4.0, (w - tw) / 2)
-    draw.text((x, y), text, font=font, fill=(200, 0, 0, 150))
+    left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
+    strip = Image.new("RGBA", (right - left + 8, bottom - top + 8), (0, 0, 0, 0))
+    ImageDraw.Draw(strip).text((4 - left, 4 - top), text, font=font, fill=WATERMARK_COLOUR)
+    turned = strip.rotate(float(np.degrees(np.arctan2(h, w))), expand=True, resample=Image.BICUBIC)
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    layer.paste(turned, ((w - turned.width) // 2, (h - turned.height) // 2))
     return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))

@@ -37,3 +37,29 @@ def keys(tmp_path):
 @pytest.fixture(scope="session")
 def sample_entries() -> dict[str, dict]:
     return {e["file"]: e for e in json.loads((SAMPLES / "annotations.json").read_text())}
+
+
+class SampleOutcomes:
+    """Pipeline outcomes for sample documents, each computed once per test session: several
+    test files look at the same redacted copy, and a run costs seconds. Signed with `keys`."""
+
+    def __init__(self, engines, settings, keys) -> None:
+        self.engines, self.settings, self.keys = engines, settings, keys
+        self._cache: dict[tuple[str, str | None], object] = {}
+
+    def __call__(self, name: str, purpose: str | None = None):
+        from redactor.pipeline import redact_document
+
+        if (name, purpose) not in self._cache:
+            data = (SAMPLES / name).read_bytes()
+            self._cache[(name, purpose)] = redact_document(
+                data, engines=self.engines, keys=self.keys, settings=self.settings, purpose=purpose
+            )
+        return self._cache[(name, purpose)]
+
+
+@pytest.fixture(scope="session")
+def redacted(engines, settings, tmp_path_factory) -> SampleOutcomes:
+    from redactor.record import KeyStore
+
+    return SampleOutcomes(engines, settings, KeyStore(tmp_path_factory.mktemp("session-keys")))

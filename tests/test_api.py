@@ -109,6 +109,31 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     assert set(upload_schema["properties"]) == {"file", "purpose", "reference"}
 
 
+def test_openapi_tells_the_truth_about_errors_bodies_and_the_record(client: httpx.Client, api_keys: dict[str, str]) -> None:
+    schema = client.get("/openapi.json").json()
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            # A malformed request answers 400 invalid_request; 422 means needs_review only.
+            assert "422" not in responses or "needs_review" in responses["422"]["description"], (method, path)
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "400" in responses, (method, path)
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    # ... which is what the service really does with a malformed query.
+    malformed = client.get("/v1/redactions", params={"per_page": "many"}, headers={"Authorization": f"Bearer {api_keys['read']}"})
+    assert malformed.status_code == 400 and error(malformed)["code"] == "invalid_request"
+    bodies = {
+        path: schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        for path in ("/v1/self-check", "/v1/self-check/send")
+    }
+    assert set(bodies["/v1/self-check"]["properties"]) == {"file", "purpose"}
+    assert set(bodies["/v1/self-check/send"]["properties"]) == {"record", "file"}
+    # The record has a schema, not "object".
+    record_ref = schema["components"]["schemas"]["Redaction"]["properties"]["record"]["allOf"][0]["$ref"]
+    record = schema["components"]["schemas"][record_ref.rsplit("/", 1)[1]]
+    assert {"record_id", "status", "redactions", "redacted_sha256", "signature"} <= set(record["properties"])
+
+
 def test_security_headers_on_every_kind_of_response(client: httpx.Client) -> None:
     for response in (client.get("/healthz"), client.get("/v1/redactions"), client.get("/no/such/thing"),
                      client.get("/")):
@@ -233,6 +258,11 @@ def test_list_is_paginated_and_filtered(
     assert only_a["next_page"] is None
     bad_page = client.get("/v1/redactions", params={"page": 0}, headers=read)
     assert bad_page.status_code == 400 and error(bad_page)["code"] == "invalid_request"
+    # The short reference a requester reads out on the phone finds the copy too.
+    passport_id = submitted["passport"].json()["id"]
+    short = passport_id.replace("-", "")[:8].upper()
+    by_short = client.get("/v1/redactions", params={"short_reference": f"{short[:4]}-{short[4:]}"}, headers=read).json()
+    assert [i["id"] for i in by_short["items"]] == [passport_id]
 
 
 # --- needs review: nothing stored -----------------------------------------------------------
@@ -369,6 +399,10 @@ def test_logs_are_json_with_request_ids_and_no_personal_data(
     posts = [line for line in requests() if line["route"] == "/v1/redactions" and line["method"] == "POST"]
     assert {"redacted", "needs_review"} <= {line.get("outcome") for line in posts}
     assert all({"request_id", "status", "duration_ms"} <= set(line) for line in posts)
+    # An error's line names its code, so a log search finds "why" without the response body.
+    review = [line for line in posts if line.get("outcome") == "needs_review"]
+    assert review and all(line["status"] == 422 and line["error"] == "needs_review" for line in review)
+    assert all("error" not in line for line in posts if line["status"] == 201)
     text = server.log_path.read_text(errors="replace")
     assert REQUESTER_FILE_NAME not in text
     assert "case-A" not in text  # references are not logged either

@@ -108,6 +108,7 @@ def checked(browser: Any, server: Server) -> Iterator[Checked]:
 
     original, entry = sample(PASSPORT, "redacted")
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     page = context.new_page()
     watch = Watch(page, server.url)
     page.goto(server.url + "/")
@@ -189,6 +190,24 @@ def test_downloaded_record_verifies_and_nothing_was_stored(checked: Checked, ser
     assert stored_rows(server) == []  # looking and downloading stored nothing
 
 
+def test_preview_opens_full_size_and_closes_again(checked: Checked) -> None:
+    from playwright.sync_api import expect
+
+    page = checked.page
+    shown = page.locator("#previews img").evaluate("img => img.getBoundingClientRect().width")
+    page.get_by_role("button", name="Vergroot pagina 1").click()
+    zoom = page.locator("#zoom")
+    expect(zoom).to_be_visible()
+    big = page.locator("#zoom-img")
+    expect(big).to_be_visible()
+    # Shown at the scan's own size (1665 px wide), larger than the preview.
+    assert big.evaluate("img => img.getBoundingClientRect().width") >= big.evaluate("img => img.naturalWidth") - 1 > shown
+    assert page.evaluate("document.activeElement.id") == "zoom-close"
+    page.screenshot(path=str(SHOTS / "selfcheck-page-desktop-zoom.png"))
+    page.keyboard.press("Escape")
+    expect(zoom).to_be_hidden()
+
+
 def test_switch_to_english_and_phone_layout(checked: Checked) -> None:
     from playwright.sync_api import expect
 
@@ -212,10 +231,16 @@ def test_send_to_the_organisation(checked: Checked, server: Server) -> None:
     page = checked.page
     assert stored_rows(server) == []
     page.locator("#send").click()
-    expect(page.locator("#send-status")).to_contain_text(re.compile(r"[0-9a-f-]{36}"))
+    # A short reference that can be read out on the phone, not a wrapping UUID.
+    ref = page.locator("#ref")
+    expect(ref).to_have_text(re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$"))
     rows = stored_rows(server)
     assert len(rows) == 1 and rows[0][1] == "page-test"
-    assert rows[0][0] in (page.locator("#send-status").text_content() or "")
+    assert rows[0][0].replace("-", "").startswith(ref.text_content().replace("-", "").lower())
+    assert ref.evaluate("e => e.getClientRects().length") == 1  # on one line, also on a phone
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#copied")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == ref.text_content()
     expect(page.locator("#send")).to_be_disabled()
     page.screenshot(path=str(SHOTS / "selfcheck-page-phone-sent.png"), full_page=True)
 
@@ -224,6 +249,21 @@ def test_page_loads_nothing_from_elsewhere_and_breaks_no_rule(checked: Checked) 
     # CSP violations and script errors show up as console errors.
     assert checked.watch.errors == []
     assert checked.watch.foreign == []
+
+
+def test_api_reference_renders_from_the_services_own_files(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=30_000)
+    paths = page.locator(".opblock-summary-path").all_text_contents()
+    assert "/v1/redactions" in paths and "/v1/self-check" in paths
+    page.screenshot(path=str(SHOTS / "api-reference-desktop.png"))
+    assert watch.errors == [] and watch.foreign == []
+    context.close()
 
 
 def test_rejected_upload_shows_clear_guidance(browser: Any, server: Server, tmp_path: Path) -> None:
@@ -244,6 +284,16 @@ def test_rejected_upload_shows_clear_guidance(browser: Any, server: Server, tmp_
     expect(page.locator("#problem-tips li").first).to_contain_text("Kies een foto")
     expect(page.locator("#announce")).to_contain_text("We kunnen dit bestand niet lezen")
     assert page.evaluate("document.activeElement.id") == "problem-title"
+    # On the phone the explanation and the first tip are in view, not only the heading.
+    for part in ("#problem-title", "#problem-text", "#problem-tips li >> nth=0"):
+        box = page.locator(part).bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], part
+    # The technical details open on request, and are folded again for the next result.
+    page.get_by_text("Technische details").click()
+    expect(page.locator("#problem-reasons")).to_be_visible()
+    page.get_by_role("button", name="Controleer mijn document").click()
+    expect(page.locator("#problem-title")).to_have_text("We kunnen dit bestand niet lezen")
+    expect(page.locator("#problem-reasons")).to_be_hidden()
     expect(page.locator("#result")).to_be_hidden()
     page.screenshot(path=str(SHOTS / "selfcheck-page-phone-rejected.png"), full_page=True)
     # The guidance follows the language switch.

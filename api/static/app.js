@@ -37,7 +37,13 @@
       send_intro: "Klopt alles? Stuur deze afgeschermde kopie dan direct naar de organisatie.",
       send: "Verstuur naar de organisatie",
       sending: "Bezig met versturen…",
-      sent: "Verstuurd. Je kenmerk is {ref}. Bewaar dit kenmerk.",
+      sent: "Verstuurd. Bewaar je kenmerk en noem het als je contact opneemt.",
+      ref_label: "Je kenmerk:",
+      copy: "Kopieer",
+      copied: "Gekopieerd",
+      zoom: "Vergroot pagina {n}",
+      zoom_title: "Je kopie, vergroot",
+      close: "Sluiten",
       send_failed: "Versturen is niet gelukt. Probeer het later opnieuw, of download de kopie en stuur hem zelf.",
       send_expired: "Dit resultaat is te oud om te versturen. Controleer je document opnieuw.",
       again: "Een ander document controleren",
@@ -122,7 +128,13 @@
       send_intro: "All good? Then send this redacted copy straight to the organisation.",
       send: "Send to the organisation",
       sending: "Sending…",
-      sent: "Sent. Your reference is {ref}. Please keep it.",
+      sent: "Sent. Keep your reference and mention it when you get in touch.",
+      ref_label: "Your reference:",
+      copy: "Copy",
+      copied: "Copied",
+      zoom: "Enlarge page {n}",
+      zoom_title: "Your copy, enlarged",
+      close: "Close",
       send_failed: "Sending failed. Try again later, or download the copy and send it yourself.",
       send_expired: "This result is too old to send. Please check your document again.",
       again: "Check another document",
@@ -293,6 +305,8 @@
     state.sent = null;
     $("result").hidden = true;
     $("problem").hidden = true;
+    $("problem-details").open = false; // each result starts with its details folded
+    $("sent-ref").hidden = true;
   }
 
   function base64Blob(base64, type) {
@@ -342,7 +356,14 @@
       const img = document.createElement("img");
       img.src = src;
       img.alt = total > 1 ? description + " " + t("page_of", { n: i + 1, total }) : description;
-      figure.append(img);
+      const zoom = document.createElement("button");
+      zoom.type = "button";
+      zoom.className = "zoom";
+      zoom.title = t("zoom", { n: i + 1 });
+      zoom.setAttribute("aria-label", t("zoom", { n: i + 1 }));
+      zoom.append(img);
+      zoom.addEventListener("click", () => openZoom(src, img.alt));
+      figure.append(zoom);
       if (total > 1) {
         const caption = document.createElement("figcaption");
         caption.textContent = t("page_of", { n: i + 1, total });
@@ -361,6 +382,14 @@
     record.download = baseName() + ".record.json";
     $("send-box").hidden = !state.sendEnabled;
     $("result").hidden = false;
+  }
+
+  function openZoom(src, alt) {
+    const view = $("zoom-img");
+    view.src = src;
+    view.alt = alt;
+    $("zoom").showModal();
+    $("zoom-close").focus();
   }
 
   function problemText(code) {
@@ -387,7 +416,7 @@
     renderProblem();
     const [title, text] = problemText(code);
     announce(fill(title, {}) + ". " + fill(text, limitValues()));
-    $("problem-title").focus();
+    showSection("problem", "problem-title");
   }
 
   function showResult(json) {
@@ -395,7 +424,14 @@
     state.result = json;
     renderResult();
     announce(t("done", { description: json.summary.description[state.lang] }));
-    $("result-title").focus();
+    showSection("result", "result-title");
+  }
+
+  // Focus for screen readers, and the whole section in view: on a phone, focusing the heading
+  // alone leaves it at the bottom edge with the explanation below the fold.
+  function showSection(id, headingId) {
+    $(headingId).focus({ preventScroll: true });
+    $(id).scrollIntoView({ block: "start" });
   }
 
   // ---------------------------------------------------------------- processing
@@ -495,7 +531,10 @@
       response = null;
     }
     if (response && response.ok && body && body.reference) {
-      state.sent = { ok: true, text: () => t("sent", { ref: body.reference }) };
+      state.sent = { ok: true, text: () => t("sent") };
+      $("ref").textContent = body.short_reference || body.reference;
+      $("copied").textContent = "";
+      $("sent-ref").hidden = false;
     } else {
       const code = body && body.detail ? body.detail.code : null;
       state.sent = { ok: false, text: () => t(code === "expired" ? "send_expired" : "send_failed") };
@@ -503,6 +542,21 @@
     }
     renderSendStatus();
     announce(state.sent.text());
+  }
+
+  async function copyReference() {
+    const ref = $("ref").textContent;
+    try {
+      await navigator.clipboard.writeText(ref);
+    } catch (e) {
+      // No clipboard access (an insecure origin, say): select it, so the phone offers to copy.
+      const range = document.createRange();
+      range.selectNodeContents($("ref"));
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      return;
+    }
+    $("copied").textContent = t("copied");
   }
 
   // ---------------------------------------------------------------- start
@@ -537,6 +591,10 @@
     $("form").addEventListener("submit", submit);
     $("send").addEventListener("click", send);
     $("again").addEventListener("click", again);
+    $("copy-ref").addEventListener("click", copyReference);
+    $("zoom-close").addEventListener("click", () => $("zoom").close());
+    // A tap on the dark backdrop (outside the picture's frame) closes it too.
+    $("zoom").addEventListener("click", (e) => { if (e.target === $("zoom")) $("zoom").close(); });
     setupDrop();
     applyLanguage();
     loadConfig();
