@@ -23,6 +23,7 @@ COPY models/ models/
 COPY api/ api/
 COPY watchfolder/ watchfolder/
 COPY evaluation/ evaluation/
+COPY sweep/ sweep/
 RUN pip install . && cd / && rm -rf /src
 WORKDIR /
 

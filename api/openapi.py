@@ -1,9 +1,12 @@
 """The API reference: an OpenAPI schema that says what the service really answers, and
-Swagger UI to read it at /docs, served from the swagger-ui-bundle wheel's own files (the CSP
-allows scripts from this origin only, and the machines reach no CDN)."""
+Swagger UI to read it at /docs, served from the files the fastapi-offline wheel ships (Swagger
+UI 5, which reads OpenAPI 3.1; the CSP allows scripts from this origin only, and the machines
+reach no CDN). Only those files are used: the wheel's own pages start Swagger UI with an inline
+script, which the CSP forbids, so /docs-init.js (api/static) does that here."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import APIRouter, FastAPI
@@ -21,6 +24,7 @@ DOCS_HTML = f"""<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>ID-document redaction service: API reference</title>
+  <link rel="icon" href="/icon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="{DOCS_ASSETS}/swagger-ui.css">
   <script src="{DOCS_ASSETS}/swagger-ui-bundle.js" defer></script>
   <script src="/docs-init.js" defer></script>
@@ -39,10 +43,11 @@ async def docs() -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     """Serve /docs and its assets, and replace the generated schema by the truthful one."""
-    from swagger_ui_bundle import swagger_ui_path
+    import fastapi_offline
 
     app.include_router(docs_router)
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
     app.openapi = _truthful(app)  # type: ignore[method-assign]
 
 

@@ -146,7 +146,9 @@ def test_send_stores_exactly_the_checked_copy_once(server: Server, client: httpx
     form = {"record": (None, json.dumps(result["record"])), "file": ("redacted.png", data, "image/png")}
     sent = client.post("/v1/self-check/send", files=form)
     assert sent.status_code == 200, sent.text
-    assert sent.json() == {"reference": result["record"]["record_id"], "stored": True}
+    record_id = result["record"]["record_id"]
+    short = record_id.replace("-", "")[:8].upper()
+    assert sent.json() == {"reference": record_id, "short_reference": f"{short[:4]}-{short[4:]}", "stored": True}
     after = storage(server)
     assert list(after["files"].values()) == [sha256_hex(data)]
     with sqlite3.connect(server.db_path) as conn:
