@@ -288,6 +288,7 @@ def test_rejected_upload_shows_clear_guidance(browser: Any, server: Server, tmp_
     for part in ("#problem-title", "#problem-text", "#problem-tips li >> nth=0"):
         box = page.locator(part).bounding_box()
         assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], part
+    page.screenshot(path=str(SHOTS / "selfcheck-page-phone-rejected-in-view.png"))  # what the phone shows
     # The technical details open on request, and are folded again for the next result.
     page.get_by_text("Technische details").click()
     expect(page.locator("#problem-reasons")).to_be_visible()
