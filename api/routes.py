@@ -52,24 +52,23 @@ def short_reference(record_id: str) -> str:
     digits = record_id.replace("-", "")[:8].upper()
     return f"{digits[:4]}-{digits[4:]}"
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, TIFF, HEIC, WebP or PDF"},
-                        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Printed in the watermark"},
-                        "reference": {"type": "string", "maxLength": 200, "description": "e.g. the case number"},
-                    },
-                }
-            }
-        },
-    }
-}
+
+def multipart_body(required: list[str], properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An `openapi_extra` request body for a form this service reads itself (api.upload), which
+    FastAPI cannot see: `properties` maps field names to their JSON schemas."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+FILE_FIELD = {"type": "string", "format": "binary", "description": "JPEG, PNG, TIFF, HEIC, WebP or PDF"}
+_UPLOAD_BODY = multipart_body(
+    ["file"],
+    {
+        "file": FILE_FIELD,
+        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Printed in the watermark"},
+        "reference": {"type": "string", "maxLength": 200, "description": "e.g. the case number"},
+    },
+)
 _VERIFY_BODY = {
     "requestBody": {
         "required": True,

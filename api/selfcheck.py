@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import client_id, selfcheck_limit
-from api.schemas import errors
 from api.routes import (
+    FILE_FIELD,
     audit,
     clean_purpose,
     error,
+    multipart_body,
     outcome_error,
     parse_json,
     read_document,
@@ -38,6 +39,7 @@ from api.routes import (
     short_reference,
     store_redaction,
 )
+from api.schemas import errors
 from api.services import Services, get_services
 from api.upload import read_form
 from redactor.formats import MAX_PURPOSE_CHARS, output_type
@@ -299,40 +301,17 @@ async def config(request: Request, extra: SelfCheckSettings = Depends(selfcheck_
     }
 
 
-_CHECK_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "JPEG, PNG, TIFF, HEIC, WebP or PDF"},
-                        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Watermark text"},
-                    },
-                }
-            }
-        },
-    }
-}
-_SEND_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["record", "file"],
-                    "properties": {
-                        "record": {"type": "string", "description": "The record as JSON, exactly as POST /v1/self-check returned it"},
-                        "file": {"type": "string", "format": "binary", "description": "The redacted copy, exactly as returned"},
-                    },
-                }
-            }
-        },
-    }
-}
+_CHECK_BODY = multipart_body(
+    ["file"],
+    {"file": FILE_FIELD, "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Watermark text"}},
+)
+_SEND_BODY = multipart_body(
+    ["record", "file"],
+    {
+        "record": {"type": "string", "description": "The record as JSON, exactly as POST /v1/self-check returned it"},
+        "file": {"type": "string", "format": "binary", "description": "The redacted copy, exactly as returned"},
+    },
+)
 
 
 @router.post(

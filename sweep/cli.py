@@ -14,27 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from redactor.argtypes import positive_float, positive_int
+
 EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE = 0, 1, 2
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:  # also rejects nan
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,16 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local: a process pool on this machine (default); ray: Ray actors")
     parser.add_argument("--address", metavar="RAY_ADDRESS",
                         help="the Ray cluster to use (e.g. 10.0.0.1:6379; default $RAY_ADDRESS); none: start a Ray on this machine")
-    parser.add_argument("--workers", type=_positive_int, metavar="N",
+    parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="worker processes or actors (default: one per core here; ray one per cluster CPU)")
     parser.add_argument("--delete-originals", action="store_true",
                         help="delete each original once its redacted copy and record are on disk (status done only)")
     parser.add_argument("--manifest", metavar="DATABASE_URL",
                         help="where the manifest lives (default sqlite:///DEST/_sweep.sqlite; e.g. postgresql+psycopg://...)")
     parser.add_argument("--retry-failed", action="store_true", help="try files that failed in an earlier run once more")
-    parser.add_argument("--max-attempts", type=_positive_int, default=3, metavar="N",
+    parser.add_argument("--max-attempts", type=positive_int, default=3, metavar="N",
                         help="attempts at a file whose worker keeps dying before it is set aside as failed (default 3)")
-    parser.add_argument("--time-limit", type=_positive_float, default=600.0, metavar="SECONDS",
+    parser.add_argument("--time-limit", type=positive_float, default=600.0, metavar="SECONDS",
                         help="time for one document before it goes to review (default 600)")
     parser.add_argument("--s3-endpoint-url", metavar="URL", help="an S3-compatible store (MinIO ...); default AWS_ENDPOINT_URL")
     parser.add_argument("--purpose", help="watermark text on the redacted copies")

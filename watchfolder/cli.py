@@ -8,38 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from redactor.argtypes import non_negative_float, positive_float, positive_int
 from watchfolder.defaults import MAX_ATTEMPTS, POLL_INTERVAL, STABLE_SECONDS
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _float(text)
-    if not value >= 0:  # also rejects nan
-        raise argparse.ArgumentTypeError("must be 0 or greater")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,19 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="process what is in the inbox, then exit")
     parser.add_argument(
         "--poll-interval",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help=f"full rescan period (default {POLL_INTERVAL:g})",
     )
     parser.add_argument(
         "--stable-seconds",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="SECONDS",
         help=f"a file must stay unchanged this long before it is picked up (default {STABLE_SECONDS:g})",
     )
     parser.add_argument(
         "--max-attempts",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help=f"a file that was being processed when the watcher died N times goes to failed/ (default {MAX_ATTEMPTS})",
     )
