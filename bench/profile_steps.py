@@ -67,7 +67,7 @@ class _TimedProxy:
 
 def instrument(clock: StepClock, engines: Any) -> ExitStack:
     """Patch the pipeline's steps and `engines`' models to report to `clock`; undone on close."""
-    from redactor import decide, layout, load, mrz, normalise, output, pipeline, qr, record, redact, verify
+    from redactor import layout, load, mrz, normalise, pipeline, record, verify
     from redactor import faces as faces_module
 
     stack = ExitStack()
@@ -101,7 +101,6 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
     det, rec = rapid.text_det, rapid.text_rec
     stack.enter_context(mock.patch.object(det, "infer", _TimedProxy(det.infer, clock.wrap("ocr detection", det.infer))))
     stack.enter_context(mock.patch.object(rec, "session", _TimedProxy(rec.session, clock.wrap("ocr recognition", rec.session))))
-    del decide, output, qr, redact  # imported so that the names above resolve to loaded modules
     return stack
 
 
