@@ -23,10 +23,11 @@ from api.metrics import create_metrics
 from api.middleware import ServiceMiddleware
 from api.ratelimit import RateLimiter
 from api.retention import purge_periodically
+from api import review_routes
 from api.routes import router
 from api.runner import PoolRunner, QueueFull, RunnerUnavailable, RunTimeout
 from api.selfcheck import router as selfcheck_router
-from api.services import Services, open_blobs, open_database
+from api.services import Services, open_blobs, open_database, open_review_queue
 from api.settings import ApiSettings
 from api.upload import BodyTimeout, UploadError, UploadGate
 from redactor.record import KeyStore
@@ -93,9 +94,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def build_services(settings: ApiSettings) -> Services:
     runner = PoolRunner(settings)
+    db = open_database(settings)
     return Services(
         settings=settings,
-        db=open_database(settings),
+        db=db,
         blobs=open_blobs(settings),
         keys=KeyStore(settings.key_dir),
         runner=runner,
@@ -105,6 +107,7 @@ def build_services(settings: ApiSettings) -> Services:
             "selfcheck": RateLimiter(settings.rate_limit_selfcheck_per_minute),
             "verify": RateLimiter(settings.rate_limit_verify_per_minute),
         },
+        review=open_review_queue(settings, db),
     )
 
 
@@ -117,18 +120,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await run_in_threadpool(services.db.create_schema)
         await run_in_threadpool(services.keys.signing_key)  # create the key before workers race for it
         await services.runner.start()
-        purger = None
+        tasks = []
         if settings.purge_interval_s > 0:
-            purger = asyncio.create_task(
-                purge_periodically(services.db, services.blobs, settings.retention_days, settings.purge_interval_s)
-            )
+            tasks.append(asyncio.create_task(purge_periodically(services, settings.purge_interval_s)))
+        if services.review.watch is not None:
+            tasks.append(asyncio.create_task(review_routes.watch_folder_periodically(services)))
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await purger
+                    await task
             await services.runner.stop()
             services.db.dispose()
 
@@ -151,6 +154,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(ServiceMiddleware, metrics=services.metrics)
     app.include_router(router)
     app.include_router(selfcheck_router)
+    app.include_router(review_routes.router)
     openapi.install(app)
     if STATIC_DIR.is_dir():  # mounted last, so /v1, /healthz, ... win over files
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")

@@ -1,4 +1,5 @@
-"""`redactor purge`: delete redacted copies and records older than the retention period, now."""
+"""`redactor purge`: delete redacted copies and records older than the retention period, and
+originals waiting for review longer than REDACTOR_REVIEW_RETENTION_DAYS, now."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def main(args: argparse.Namespace) -> int:
 
     from api.cli_common import CommandError, fail, load_settings
     from api.retention import cutoff_for, purge
-    from api.services import open_blobs, open_database
+    from api import review_queue
+    from api.logs import configure_logging
+    from api.services import open_blobs, open_database, open_review_queue
 
     try:
         settings = load_settings()
@@ -30,6 +33,8 @@ def main(args: argparse.Namespace) -> int:
             blobs = open_blobs(settings)
             db.create_schema()
             result = purge(db, blobs, cutoff_for(days))
+            configure_logging(settings.log_level)  # each purged review original gets a log line
+            reviews = review_queue.purge(open_review_queue(settings, db))
         except SQLAlchemyError as exc:
             raise CommandError(f"database error ({type(exc).__name__})") from None
         except (ValueError, OSError) as exc:
@@ -37,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     except CommandError as exc:
         return fail("purge", exc)
     print(f"purged {result.removed} redaction(s) older than {days:g} day(s)")
+    print(f"purged {reviews} original(s) waiting for review longer than {settings.review_retention_days:g} day(s)")
     if result.failed:
         print(f"redactor purge: {result.failed} could not be removed; see the log", flush=True)
         return 1

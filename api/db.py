@@ -119,7 +119,46 @@ class SentRecordRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-AUDIT_ACTIONS = ("submit", "list", "read", "download", "delete", "send", "purge")
+class ReviewRow(Base):
+    """A document waiting for a person. The original itself is sealed in the review store
+    (api.sealed); this row says where, why, and what the pipeline proposes to black out."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))  # "intake" or "watch"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reasons_json: Mapped[str] = mapped_column(Text)
+    # [[width, height], ...] of the pages as the pipeline sees them (EXIF applied)
+    pages_json: Mapped[str] = mapped_column(Text)
+    # [{"page", "box", "kind"}, ...]: the regions the pipeline would black out
+    proposed_json: Mapped[str] = mapped_column(Text)
+    blob_key: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(200), default=None)
+    submitted_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    purpose: Mapped[str | None] = mapped_column(String(400), default=None)
+    # Watched folder items: the original's name in review/ (its stem names the outputs).
+    watch_name: Mapped[str | None] = mapped_column(String(300), index=True, default=None)
+    # A publish in progress holds the item until then (two staff members, one item).
+    busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def reasons(self) -> list[str]:
+        return json.loads(self.reasons_json)
+
+    @property
+    def pages(self) -> list[list[int]]:
+        return json.loads(self.pages_json)
+
+    @property
+    def proposed(self) -> list[dict[str, Any]]:
+        return json.loads(self.proposed_json)
+
+
+AUDIT_ACTIONS = (
+    "submit", "list", "read", "download", "delete", "send", "purge",
+    "queue", "review_list", "review_read", "review_page", "publish", "reject", "review_purge",
+)
 
 
 class AuditRow(Base):
@@ -311,6 +350,53 @@ class Database:
     def count_redactions(self) -> int:
         with self._session() as s:
             return int(s.scalar(select(func.count()).select_from(RedactionRow)) or 0)
+
+    # --- review queue ---------------------------------------------------------------------------
+
+    def insert_review(self, row: ReviewRow, audit: tuple[str, str | None]) -> None:
+        with self._session.begin() as s:
+            s.add(row)
+            _add_audit(s, audit[0], audit[1], row.id)
+
+    def get_review(self, review_id: str) -> ReviewRow | None:
+        with self._session() as s:
+            return s.get(ReviewRow, review_id)
+
+    def review_for_watch_name(self, name: str) -> ReviewRow | None:
+        with self._session() as s:
+            return s.scalars(select(ReviewRow).where(ReviewRow.watch_name == name)).first()
+
+    def list_reviews(self) -> list[ReviewRow]:
+        with self._session() as s:
+            return list(s.scalars(select(ReviewRow).order_by(ReviewRow.created_at, ReviewRow.id)))
+
+    def take_review(self, review_id: str, until: datetime) -> bool:
+        """Hold the item for one publish; False when someone else's publish holds it now."""
+        now = utc_now()
+        with self._session.begin() as s:
+            result = s.execute(
+                update(ReviewRow)
+                .where(ReviewRow.id == review_id)
+                .where((ReviewRow.busy_until.is_(None)) | (ReviewRow.busy_until < now))
+                .values(busy_until=until)
+            )
+        return bool(result.rowcount)
+
+    def release_review(self, review_id: str) -> None:
+        with self._session.begin() as s:
+            s.execute(update(ReviewRow).where(ReviewRow.id == review_id).values(busy_until=None))
+
+    def delete_review(self, review_id: str, audit: tuple[str, str | None]) -> bool:
+        with self._session.begin() as s:
+            result = s.execute(delete(ReviewRow).where(ReviewRow.id == review_id))
+            if result.rowcount:
+                _add_audit(s, audit[0], audit[1], review_id)
+        self._checkpoint()
+        return bool(result.rowcount)
+
+    def reviews_created_before(self, cutoff: datetime) -> list[ReviewRow]:
+        with self._session() as s:
+            return list(s.scalars(select(ReviewRow).where(ReviewRow.created_at < cutoff)))
 
     # --- audit log ----------------------------------------------------------------------------
 

@@ -14,9 +14,15 @@ from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
+from typing import TYPE_CHECKING
+
+from api import review_queue
 from api.db import Database, RedactionRow
 from api.storage import BlobStore
 from redactor.record import utc_now
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 log = logging.getLogger("api.retention")
 BATCH = 500
@@ -60,13 +66,16 @@ def purge(db: Database, blobs: BlobStore, cutoff: datetime) -> PurgeResult:
             return PurgeResult(removed, failed)
 
 
-async def purge_periodically(db: Database, blobs: BlobStore, retention_days: float, interval_s: float) -> None:
-    """Purge now, then every `interval_s` seconds, until cancelled."""
+async def purge_periodically(services: "Services", interval_s: float) -> None:
+    """Purge now, then every `interval_s` seconds, until cancelled: redacted copies after
+    REDACTOR_RETENTION_DAYS, originals waiting for review after REDACTOR_REVIEW_RETENTION_DAYS."""
+    settings = services.settings
     while True:
         try:
-            result = await run_in_threadpool(purge, db, blobs, cutoff_for(retention_days))
+            result = await run_in_threadpool(purge, services.db, services.blobs, cutoff_for(settings.retention_days))
             if result.removed or result.failed:
                 log.info("retention purge", extra={"fields": {"removed": result.removed, "failed": result.failed}})
+            await run_in_threadpool(review_queue.purge, services.review)
         except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop future purges
             log.error("retention purge failed", extra={"fields": {"error": type(exc).__name__}})
         await asyncio.sleep(interval_s)

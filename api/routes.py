@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from api import schemas
+from api import review_queue, schemas, worker
 from api.auth import require_scope
 from api.db import ApiKeyInfo, RedactionRow
 from api.ratelimit import client_id, verify_limit
@@ -23,9 +24,11 @@ from api.services import Services, get_services
 from api.upload import Form, UploadError, read_form
 from redactor.filenames import redacted_name
 from redactor.formats import MAX_PURPOSE_CHARS, OUTPUT_TYPES
-from redactor.record import MAX_RECORD_BYTES, Record, sha256_hex, utc_now, verify_record
+from redactor.reasons import explanations
+from redactor.record import MAX_RECORD_BYTES, Record, record_time, sha256_hex, utc_now, verify_record
 
 if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not this process
+    from redactor.core import Review
     from redactor.pipeline import Outcome
 
 log = logging.getLogger("api")
@@ -67,6 +70,13 @@ _UPLOAD_BODY = multipart_body(
         "file": FILE_FIELD,
         "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Printed in the watermark"},
         "reference": {"type": "string", "maxLength": 200, "description": "e.g. the case number"},
+        "on_review": {
+            "type": "string",
+            "enum": ["reject", "queue"],
+            "default": "reject",
+            "description": "queue: when the document needs a person, keep it (encrypted) for the review "
+            "station and answer 202; only where REDACTOR_REVIEW_QUEUE is on",
+        },
     },
 )
 _VERIFY_BODY = {
@@ -219,13 +229,19 @@ async def read_document(request: Request, services: Services, *, keyed: bool = F
     return data, form
 
 
-async def run_pipeline(request: Request, data: bytes, purpose: str | None, *, keyed: bool = False) -> Outcome:
-    """Runner call with metrics and the request's outcome label; runner errors propagate."""
+async def run_pipeline(
+    request: Request, data: bytes, purpose: str | None, *, keyed: bool = False, review: "Review | None" = None
+) -> Outcome:
+    """Runner call with metrics and the request's outcome label; runner errors propagate.
+    With `review`, a person's boxes are part of it (redactor.pipeline.redact_reviewed)."""
     services = get_services(request)
     state = request.state
     try:
         with services.metrics.pipeline_seconds.time():
-            outcome = await services.runner.run(data, purpose, keyed=keyed)
+            if review is None:
+                outcome = await services.runner.run(data, purpose, keyed=keyed)
+            else:
+                outcome = await services.runner.call(worker.finish, (data, review, purpose), keyed=keyed)
     except Exception as exc:
         label = {"QueueFull": "busy", "RunTimeout": "timeout", "RunnerUnavailable": "busy"}.get(
             type(exc).__name__, "error"
@@ -240,11 +256,13 @@ async def run_pipeline(request: Request, data: bytes, purpose: str | None, *, ke
     return outcome
 
 
-def outcome_error(outcome: Outcome) -> HTTPException:
+def outcome_error(outcome: Outcome, **extra: Any) -> HTTPException:
     """The HTTP error for a needs_review or rejected outcome."""
     message = "; ".join(outcome.reasons) or outcome.status
     if outcome.status == "needs_review":
-        return error(422, "needs_review", message, record=outcome.record)
+        return error(
+            422, "needs_review", message, record=outcome.record, explanations=explanations(outcome.reasons), **extra
+        )
     code = outcome.reject_code or "unreadable"
     return error(REJECT_STATUS.get(code, 400), code, message)
 
@@ -254,18 +272,44 @@ def outcome_error(outcome: Outcome) -> HTTPException:
     status_code=201,
     response_model=schemas.Redaction,
     openapi_extra=_UPLOAD_BODY,
-    responses=schemas.errors(400, 401, 403, 408, 413, 415, 422, 503, 504),
+    responses={
+        202: {"description": "Needs a person and on_review=queue: queued for the review station (review_id)"},
+        **schemas.errors(400, 401, 403, 408, 413, 415, 422, 503, 504),
+    },
     summary="Redact a document; store only the redacted copy",
     tags=["redactions"],
 )
 async def create_redaction(
     request: Request, response: Response, key: ApiKeyInfo = Depends(require_scope("submit"))
-) -> schemas.Redaction:
+) -> Any:
     services = get_services(request)
     data, form = await read_document(request, services, keyed=True)
     purpose = clean_purpose(form)
     reference = form.text("reference")
+    on_review = form.text("on_review") or "reject"
+    if on_review not in ("reject", "queue"):
+        raise error(400, "invalid_request", "on_review must be 'reject' or 'queue'.")
     outcome = await run_pipeline(request, data, purpose, keyed=True)
+    if outcome.status == "needs_review" and on_review == "queue":
+        if not services.settings.review_queue:
+            raise outcome_error(outcome, queued=False, queue_message="The review queue is off on this service.")
+        row = await run_in_threadpool(
+            review_queue.enqueue, services.review, data, outcome,
+            source="intake", key_id=key.id, reference=reference, purpose=purpose,
+        )
+        request.state.outcome = "queued"
+        return JSONResponse(
+            {
+                "review_id": row.id,
+                "status": "queued",
+                "reasons": list(outcome.reasons),
+                "explanations": explanations(outcome.reasons),
+                "delete_at": record_time(services.review.delete_at(row)),
+                "record": outcome.record,
+            },
+            status_code=202,
+            headers={"Location": f"/v1/reviews/{row.id}"},
+        )
     del data  # the original is not needed any more
     if outcome.status != "redacted":
         raise outcome_error(outcome)

@@ -24,7 +24,7 @@ from collections import deque
 from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
@@ -236,18 +236,25 @@ class PoolRunner:
 
         Raises QueueFull (-> 503), RunTimeout (-> 504), RunnerUnavailable (-> 503).
         """
+        return await self.call(worker.redact, (data, purpose), keyed=keyed)
+
+    async def call(self, task: Callable[..., Any], args: tuple[Any, ...], *, keyed: bool = False, learn: bool = True) -> Any:
+        """Run `task(*args, deadline)` (a function of api.worker returning (result, seconds)) in
+        a worker, under the same admission, queue and deadline as every document. `learn`: its
+        time counts in the estimate behind admission and Retry-After (a pipeline run does, a
+        page rendering does not)."""
         if self._pool is None or (self.state.error and not self.state.ready):
             raise RunnerUnavailable()
         self._admit(keyed)
         self._count(keyed, +1)
         deadline = time.time() + self.settings.request_timeout_s
-        job: asyncio.Future[Outcome] | None = None
+        job: asyncio.Future[Any] | None = None
         try:
             async with asyncio.timeout(self.settings.request_timeout_s):
                 await self._take_worker(keyed)
                 # From here the job owns the worker and the admission slot, and keeps them until
                 # the worker is really free again, even after this request has answered 504.
-                job = asyncio.ensure_future(self._job(data, purpose, keyed, deadline))
+                job = asyncio.ensure_future(self._job(task, args, keyed, deadline, learn))
                 job.add_done_callback(_retrieve)
                 return await asyncio.shield(job)
         except TimeoutError:
@@ -256,9 +263,11 @@ class PoolRunner:
             if job is None:
                 self._count(keyed, -1)
 
-    async def _job(self, data: bytes, purpose: str | None, keyed: bool, deadline: float) -> "Outcome":
+    async def _job(
+        self, task: Callable[..., Any], args: tuple[Any, ...], keyed: bool, deadline: float, learn: bool
+    ) -> Any:
         try:
-            future = self._schedule(data, purpose, deadline)
+            future = self._schedule(task, (*args, deadline))
             answer = asyncio.wrap_future(future)
             # The worker stops itself at the deadline (SIGALRM) unless it is stuck in C code:
             # then, a grace period later, it is killed and the pool starts a fresh one.
@@ -272,7 +281,7 @@ class PoolRunner:
                     await self._replacement_ready()
                 raise RunTimeout()
             try:
-                outcome, seconds = answer.result()
+                result, seconds = answer.result()
             except (TimeoutError, worker.WorkerTimeout):
                 raise RunTimeout() from None
             except (ProcessExpired, CancelledError):
@@ -282,18 +291,19 @@ class PoolRunner:
             except BrokenProcessPool:
                 self._restart(self._pool)
                 raise RunnerUnavailable() from None
-            self._avg_seconds = 0.7 * self._avg_seconds + 0.3 * seconds
-            return outcome
+            if learn:
+                self._avg_seconds = 0.7 * self._avg_seconds + 0.3 * seconds
+            return result
         finally:
             self._give_back_worker()
             self._count(keyed, -1)
 
-    def _schedule(self, data: bytes, purpose: str | None, deadline: float) -> "ProcessFuture[Any]":
+    def _schedule(self, task: Callable[..., Any], args: tuple[Any, ...]) -> "ProcessFuture[Any]":
         pool = self._pool
         if pool is None:
             raise RunnerUnavailable()
         try:
-            return pool.schedule(worker.redact, (data, purpose, deadline))
+            return pool.schedule(task, args)
         except RuntimeError:  # the pool is in an error state
             self._restart(pool)
             raise RunnerUnavailable() from None

@@ -63,10 +63,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         403: "The API key lacks the scope",
         404: "No such redaction",
         408: "The upload took too long",
+        409: "Review station: still_visible (detail.leftovers says what and where) or in_progress",
         410: "expired: the self-check result is too old to send; check the document again",
         413: "Too large: bytes, megapixels or pages",
         415: "Unsupported file type (judged from the bytes)",
-        422: "needs_review: the document needs a person; nothing was stored (the record is in detail.record)",
+        422: "needs_review: the document needs a person; nothing was stored (the record is in detail.record, "
+        "plain-words reasons with the next step in detail.explanations)",
         429: "Too many requests from this client",
         503: "Queue full or engine unavailable; see Retry-After",
         504: "The document was not done within the time limit; nothing was stored",

@@ -26,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import client_id, selfcheck_limit
+from api.review_queue import region_json
+from api.runner import QueueFull, RunnerUnavailable, RunTimeout
 from api.routes import (
     FILE_FIELD,
     audit,
@@ -43,6 +45,7 @@ from api.schemas import errors
 from api.services import Services, get_services
 from api.upload import read_form
 from redactor.formats import MAX_PURPOSE_CHARS, output_type
+from redactor.reasons import explanations
 from redactor.record import (
     MAX_RECORD_BYTES,
     DocumentSummary,
@@ -54,6 +57,7 @@ from redactor.record import (
 )
 
 if TYPE_CHECKING:  # the pipeline's heavy imports belong in the workers, not this process
+    from redactor.core import Region
     from redactor.pipeline import Outcome
 
 router = APIRouter(prefix="/v1/self-check", tags=["self-check"])
@@ -96,6 +100,7 @@ KIND_LABELS: dict[str, Text] = {
     "face": {"nl": "gezicht", "en": "face"},
     "qr_code": {"nl": "QR-code", "en": "QR code"},
     "text_layer": {"nl": "verborgen tekstlaag van de pdf", "en": "hidden text layer of the PDF"},
+    "other": {"nl": "door jou aangewezen", "en": "marked by you"},
 }
 # The legend lists the kinds in this order, whatever order the pipeline found them in.
 KIND_ORDER = list(KIND_LABELS)
@@ -303,8 +308,68 @@ async def config(request: Request, extra: SelfCheckSettings = Depends(selfcheck_
 
 _CHECK_BODY = multipart_body(
     ["file"],
-    {"file": FILE_FIELD, "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Watermark text"}},
+    {
+        "file": FILE_FIELD,
+        "purpose": {"type": "string", "maxLength": MAX_PURPOSE_CHARS, "description": "Watermark text"},
+        "regions": {
+            "type": "string",
+            "description": 'JSON list of boxes the requester drew, [{"page": 0, "box": [x0, y0, x1, y1]}], in the '
+            "pixels of the pages a needs_review answer showed: blacked out on top of what the pipeline finds, "
+            "then the result is checked again",
+        },
+    },
 )
+# Boxes one requester may draw on one document.
+MAX_DRAWN = 50
+# The pages a needs_review answer shows the requester to draw on.
+DRAW_PAGE_MAX_SIDE = 1200
+
+
+def drawn_regions(form: Any) -> "list[Region] | None":
+    """The requester's boxes from the `regions` field; None when there is none."""
+    from redactor.core import Region, RegionKind  # light: dataclasses and numpy
+
+    raw = form.parts.get("regions")
+    if raw is None:
+        return None
+    value = parse_json(raw, "regions")
+    if not isinstance(value, list) or len(value) > MAX_DRAWN:
+        raise error(400, "invalid_request", f"'regions' must be a list of at most {MAX_DRAWN} boxes.")
+    regions = []
+    for item in value:
+        box = item.get("box") if isinstance(item, dict) else None
+        page = item.get("page", 0) if isinstance(item, dict) else None
+        if (
+            not isinstance(page, int) or not 0 <= page < 1000 or not isinstance(box, list) or len(box) != 4
+            or not all(isinstance(v, (int, float)) for v in box) or box[2] - box[0] < 1 or box[3] - box[1] < 1
+        ):
+            raise error(400, "invalid_request", "Each region needs a page and a box [x0, y0, x1, y1] with x0 < x1, y0 < y1.")
+        regions.append(Region(RegionKind.OTHER, page, tuple(max(0.0, float(v)) for v in box), "drawn by the requester"))
+    return regions
+
+
+async def drawing_pages(request: Request, data: bytes, outcome: Outcome) -> dict[str, Any]:
+    """What the page needs to let the requester draw: their pages (JPEG, scaled down), the
+    page sizes the boxes are in, and what the pipeline would black out. Nothing when the
+    workers are too busy to render them (the requester then sees the reasons only)."""
+    from api import worker
+
+    try:
+        images = await get_services(request).runner.call(
+            worker.render_pages, (data, DRAW_PAGE_MAX_SIDE, "jpeg", None), learn=False
+        )
+    except (QueueFull, RunnerUnavailable, RunTimeout):
+        return {}
+    return {
+        "pages": [
+            {"width": w, "height": h, "image": base64.b64encode(img).decode("ascii")}
+            for (w, h), img in zip(outcome.page_sizes, images)
+        ],
+        "proposed": [region_json(r) for r in outcome.proposed],
+        "leftovers": [region_json(r) for r in outcome.leftovers],
+    }
+
+
 _SEND_BODY = multipart_body(
     ["record", "file"],
     {
@@ -318,18 +383,29 @@ _SEND_BODY = multipart_body(
     "", dependencies=[Depends(selfcheck_limit)], openapi_extra=_CHECK_BODY, responses=errors(400, 408, 413, 415, 422, 429, 503, 504)
 )
 async def self_check(request: Request) -> dict[str, Any]:
-    """Redact the upload and return the result inline. Stores nothing."""
+    """Redact the upload and return the result inline. Stores nothing. With `regions` (boxes
+    the requester drew after a needs_review answer) those are blacked out too, and the result
+    is verified again like any other."""
+    from redactor.core import Review
+
     services = get_services(request)
     data, form = await read_document(request, services)
     purpose = clean_purpose(form)
-    outcome = await run_pipeline(request, data, purpose)
-    del data  # the original is not needed any more
+    drawn = drawn_regions(form)
+    review = Review("requester", tuple(drawn)) if drawn is not None else None
+    outcome = await run_pipeline(request, data, purpose, review=review)
     if outcome.status == "rejected":
         raise outcome_error(outcome)
     summary = summarise(outcome, purpose)
     if outcome.status != "redacted" or outcome.output is None:
+        drawing = await drawing_pages(request, data, outcome)
+        del data
         message = "; ".join(outcome.reasons) or "The document needs a person to check it."
-        raise error(422, "needs_review", message, record=outcome.record, summary=summary)
+        raise error(
+            422, "needs_review", message, record=outcome.record, summary=summary,
+            explanations=explanations(outcome.reasons), **drawing,
+        )
+    del data  # the original is not needed any more
     previews = await run_in_threadpool(pdf_previews, outcome.output) if outcome.extension == "pdf" else []
     return {
         "status": outcome.status,

@@ -9,11 +9,14 @@ from fastapi import Request
 from api.db import Database
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.review_queue import Queue
 from api.runner import PoolRunner
+from api.sealed import SealedStore
 from api.settings import ApiSettings
 from api.storage import BlobStore, open_store
 from api.upload import UploadGate
 from redactor.record import KeyStore
+from watchfolder.store import WatchDirs
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Services:
     uploads: UploadGate
     metrics: Metrics
     rate_limiters: dict[str, RateLimiter]
+    review: Queue
 
 
 def open_database(settings: ApiSettings) -> Database:
@@ -38,6 +42,23 @@ def open_blobs(settings: ApiSettings) -> BlobStore:
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
         create_bucket=settings.s3_create_bucket,
+    )
+
+
+def open_review_queue(settings: ApiSettings, db: Database) -> Queue:
+    """The review station's queue: sealed originals apart from the redacted copies."""
+    store = open_store(
+        settings.resolved_review_storage_url(),
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        create_bucket=settings.s3_create_bucket,
+    )
+    root = settings.review_watch_root
+    return Queue(
+        db=db,
+        sealed=SealedStore(store, settings.key_dir),
+        watch=WatchDirs.under(root) if root is not None else None,
+        retention_days=settings.review_retention_days,
     )
 
 

@@ -42,6 +42,15 @@ class ApiSettings(Settings):
     # Threads each worker's OpenCV/onnxruntime may use; 0 = cores / workers.
     worker_threads: int = Field(default=0, ge=0)
 
+    # The review station (docs/review.md). `review_queue` (REDACTOR_REVIEW_QUEUE=on): an intake
+    # request that says on_review=queue gets 202 and its original waits, encrypted, for staff;
+    # off by default, so that the service keeps nothing but redacted copies unless chosen.
+    review_queue: bool = False
+    # A watched folder's root: its review/ originals are taken into the queue (encrypted) and
+    # published copies go to its done/.
+    review_watch_root: Path | None = None
+    # Where encrypted originals wait: a directory or s3://bucket/prefix (default data_dir/review).
+    review_storage_url: str | None = None
     # Redacted copies and records older than this are purged; the purge runs every purge_interval_s.
     retention_days: float = Field(default=30.0, ge=0)
     purge_interval_s: float = Field(default=3600.0, ge=0)  # 0 = no scheduled purge
@@ -63,6 +72,9 @@ class ApiSettings(Settings):
 
     def resolved_storage_url(self) -> str:
         return self.storage_url or str(self.data_dir / "redacted")
+
+    def resolved_review_storage_url(self) -> str:
+        return self.review_storage_url or str(self.data_dir / "review")
 
     def admission_capacity(self) -> int:
         return self.workers + self.queue_size

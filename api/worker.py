@@ -19,7 +19,7 @@ import signal
 import time
 from dataclasses import dataclass
 from types import FrameType, SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 _STATE: "_WorkerState | None" = None
 
@@ -93,16 +93,9 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise WorkerTimeout()
 
 
-def redact(data: bytes, purpose: str | None, deadline: float) -> tuple[Any, float]:
-    """Run the pipeline on one document whose answer is due at `deadline` (time.time() seconds).
-
-    Returns (the Outcome's fields, seconds the pipeline took). Plain fields, because unpickling
-    redactor.pipeline.Outcome would import the whole pipeline (OCR, OpenCV, ONNX) into the
-    service process: seconds of work on its first answer, and hundreds of MB kept.
-    """
-    from redactor import pipeline
-
-    state = _require_state()
+def _until(deadline: float, work: Callable[[], Any]) -> tuple[Any, float]:
+    """Run `work` with the document's deadline (time.time() seconds) armed as SIGALRM; returns
+    its result and the seconds it took. Gives the freed memory back afterwards."""
     remaining = deadline - time.time()
     if remaining <= 0:
         raise WorkerTimeout()  # its client has already been told 504: do not spend a worker on it
@@ -110,15 +103,58 @@ def redact(data: bytes, purpose: str | None, deadline: float) -> tuple[Any, floa
     signal.setitimer(signal.ITIMER_REAL, remaining)
     started = time.perf_counter()
     try:
-        outcome = pipeline.redact_document(
-            data, engines=state.engines, keys=state.keys, settings=state.settings, purpose=purpose
-        )
+        result = work()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         _trim_memory()  # the document's pages are freed: give the memory back before the next one
-    fields = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)}
-    return SimpleNamespace(**fields), time.perf_counter() - started
+    return result, time.perf_counter() - started
+
+
+def _plain(outcome: Any) -> SimpleNamespace:
+    """The Outcome's fields as plain values. Unpickling redactor.pipeline.Outcome would import
+    the whole pipeline (OCR, OpenCV, ONNX) into the service process: seconds of work on its
+    first answer, and hundreds of MB kept."""
+    return SimpleNamespace(**{f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)})
+
+
+def redact(data: bytes, purpose: str | None, deadline: float) -> tuple[Any, float]:
+    """Run the pipeline on one document whose answer is due at `deadline`.
+    Returns (the Outcome's fields, seconds the pipeline took)."""
+    from redactor import pipeline
+
+    state = _require_state()
+    outcome, seconds = _until(
+        deadline,
+        lambda: pipeline.redact_document(data, engines=state.engines, keys=state.keys, settings=state.settings, purpose=purpose),
+    )
+    return _plain(outcome), seconds
+
+
+def finish(data: bytes, review: Any, purpose: str | None, deadline: float) -> tuple[Any, float]:
+    """A person's review of one document (redactor.core.Review): black out, verify, sign."""
+    from redactor import pipeline
+
+    state = _require_state()
+    outcome, seconds = _until(
+        deadline,
+        lambda: pipeline.redact_reviewed(
+            data, review, engines=state.engines, keys=state.keys, settings=state.settings, purpose=purpose
+        ),
+    )
+    return _plain(outcome), seconds
+
+
+def render_pages(
+    data: bytes, max_side: int, fmt: str, only: list[int] | None, deadline: float
+) -> tuple[list[bytes], float]:
+    """The document's pages (`only` these indexes, when given) as the pipeline sees them (EXIF
+    applied, PDF pages rendered), at most `max_side` pixels on their longer side, as PNG or
+    JPEG: what a reviewer draws on."""
+    from redactor import pipeline
+
+    state = _require_state()
+    return _until(deadline, lambda: pipeline.render_pages(data, state.settings, max_side, fmt, only))
 
 
 def _require_state() -> _WorkerState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +26,6 @@ class Settings(BaseSettings):
     max_pdf_operations: int = 2_000_000
     # PDF pages are rasterised at this resolution (the output has the same page size).
     pdf_dpi: int = 200
+    # An original waiting for a person (the review station's queue, the watched folder's
+    # review/) is deleted after this many days, whatever happened to it.
+    review_retention_days: float = Field(default=7.0, ge=0)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the find step's types; imported only for annotations (they 
 
 Box = tuple[float, float, float, float]
 Status = Literal["redacted", "needs_review", "rejected"]
+Reviewer = Literal["staff", "requester"]
 
 
 class RegionKind(StrEnum):
@@ -32,6 +33,7 @@ class RegionKind(StrEnum):
     QR_CODE = "qr_code"
     MRZ_DIGITS = "mrz_digits"
     TEXT_LAYER = "text_layer"
+    OTHER = "other"  # drawn by a person: something else that must not be kept
 
     @property
     def is_text(self) -> bool:
@@ -136,3 +138,31 @@ class Decision:
     @property
     def status(self) -> Status:
         return "needs_review" if self.reasons else "redacted"
+
+
+@dataclass(frozen=True)
+class Review:
+    """A person finishing a document the pipeline would not publish on its own.
+
+    Staff (the review station) keep some of the regions the pipeline proposed and add their
+    own; a requester (the self-check page) only adds, on top of what the pipeline finds again.
+    The result is verified like any other before it is published."""
+
+    by: Reviewer
+    added: tuple[Region, ...]
+    # The proposals kept, in page pixels; None: the pipeline's own proposals, found again.
+    kept: tuple[Region, ...] | None = None
+    dropped: int = 0  # proposals the reviewer removed (a false alarm over a name, say)
+    reviewer: str | None = None  # the staff member's API key id
+    reasons: tuple[str, ...] = ()  # why the document needed review
+
+    def block(self, at: str) -> dict[str, object]:
+        """The record's `review` member: who finished the document, when, and what they changed."""
+        return {
+            "by": self.by,
+            "reviewer_key_id": self.reviewer,
+            "at": at,
+            "regions_added": len(self.added),
+            "regions_dropped": self.dropped,
+            "reasons": list(self.reasons),
+        }

@@ -18,6 +18,19 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def preview(image: np.ndarray, max_side: int, fmt: str = "png") -> bytes:
+    """A page scaled to at most `max_side` pixels, as PNG or JPEG, without metadata: what a
+    person reviewing the document looks at and draws on."""
+    picture = Image.fromarray(image, mode="RGB")
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        picture.save(buf, format="JPEG", quality=85)
+    else:
+        picture.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def encode_pdf(images: list[np.ndarray], page_sizes_pt: list[tuple[float, float]]) -> bytes:
     doc = fitz.open()
     for image, (w, h) in zip(images, page_sizes_pt):

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 from redactor import load as loader
 from redactor import mrz as mrz_reader
 from redactor.config import Settings
-from redactor.core import Decision, Document, PageFindings, Region, RegionKind, Status
+from redactor.core import Document, PageFindings, Region, RegionKind, Review, Status
 from redactor.decide import decide
 from redactor.documents import DocumentKind, PageEvidence, classify, issuing_state, layout_zone
 from redactor.errors import RejectedInput
@@ -27,7 +27,7 @@ from redactor.layout import zone_region
 from redactor.normalise import UprightPage, upright
 from redactor.numbers import find_numbers
 from redactor.ocr import RapidOcrEngine
-from redactor.output import encode_pdf, encode_png
+from redactor.output import encode_pdf, encode_png, preview
 from redactor.qr import find_qr_codes
 from redactor.record import KeyStore, build_record
 from redactor.redact import black_out, watermark
@@ -74,6 +74,11 @@ class Outcome:
     extension: str | None = None  # "png" or "pdf"
     media_type: str | None = None  # "image/png" or "application/pdf"
     reject_code: str | None = None  # see redactor.errors.RejectCode
+    # needs_review: what the pipeline would black out (page pixels as displayed), for a person
+    # to start from, and what verification still saw after blacking that out.
+    proposed: tuple[Region, ...] = ()
+    leftovers: tuple[Region, ...] = ()
+    page_sizes: tuple[tuple[int, int], ...] = ()  # (width, height) of each page as displayed
 
 
 def find(page: UprightPage, engines: Engines) -> PageFindings:
@@ -181,45 +186,132 @@ def redact_document(
     settings: Settings,
     purpose: str | None = None,
 ) -> Outcome:
+    """The automatic path: published only when nothing is in doubt and verification is clean."""
+    document = _load(data, keys, settings)
+    if isinstance(document, Outcome):
+        return document
+    findings = _find_all(document, engines, keys)
+    if isinstance(findings, Outcome):
+        return findings
+    decision = decide(findings)
+    if decision.reasons:
+        return _needs_review(decision.reasons, findings, engines, keys, proposed=decision.regions)
+    return _publish(document, findings, decision.regions, engines=engines, keys=keys, settings=settings, purpose=purpose)
+
+
+def redact_reviewed(
+    data: bytes,
+    review: Review,
+    *,
+    engines: Engines,
+    keys: KeyStore,
+    settings: Settings,
+    purpose: str | None = None,
+) -> Outcome:
+    """A person has looked (`review`): black out what they kept and added, then verify the
+    result exactly as the automatic path does. Their boxes answer the doubts that sent the
+    document to review; what verification still sees stops publication again."""
+    document = _load(data, keys, settings)
+    if isinstance(document, Outcome):
+        return document
+    findings = _find_all(document, engines, keys)
+    if isinstance(findings, Outcome):
+        return findings
+    if review.kept is None:  # a requester: the pipeline's proposals, and the doubts they answer
+        decision = decide(findings)
+        review = replace(review, kept=tuple(decision.regions), reasons=tuple(decision.reasons))
+    kept = list(review.kept or ())
+    pages = len(document.pages)
+    regions = [r for r in kept + list(review.added) if 0 <= r.page < pages]
+    return _publish(
+        document, findings, regions, engines=engines, keys=keys, settings=settings, purpose=purpose, review=review
+    )
+
+
+def render_pages(
+    data: bytes, settings: Settings, max_side: int, fmt: str = "png", only: list[int] | None = None
+) -> list[bytes]:
+    """The pages (`only` these, when given) as every step sees them (the coordinates of
+    `Outcome.proposed`), scaled down for a person to look at. Raises RejectedInput for what
+    `redact_document` rejects."""
+    pages = loader.load(data, settings).pages
+    return [preview(p.image, max_side, fmt) for p in pages if only is None or p.index in only]
+
+
+def _load(data: bytes, keys: KeyStore, settings: Settings) -> Document | Outcome:
     try:
-        document = loader.load(data, settings)
+        return loader.load(data, settings)
     except RejectedInput as exc:
         record = keys.sign(build_record(status="rejected", reasons=[exc.message]))
         return Outcome(status="rejected", reasons=[exc.message], record=record, reject_code=exc.code)
 
+
+def _find_all(document: Document, engines: Engines, keys: KeyStore) -> list[PageFindings] | Outcome:
     try:
-        findings = [find(upright(page, engines.ocr), engines) for page in document.pages]
+        return [find(upright(page, engines.ocr), engines) for page in document.pages]
     except Exception:  # noqa: BLE001 - a bug must not publish anything, nor crash a batch
         log.exception("analysis failed")
         reasons = ["The document could not be analysed completely; a person must check it."]
         record = keys.sign(build_record(status="needs_review", reasons=reasons, engines=engines))
         return Outcome(status="needs_review", reasons=reasons, record=record)
-    decision = decide(findings)
-    reasons = list(decision.reasons)
-    if not reasons:
-        images, drawn = _black_out_pages(document, decision)
-        # Read the result as an attacker would: widens boxes where digits still read.
-        checked = verify(
-            images, [secrets_of(f) for f in findings], ocr=engines.ocr, centerface=engines.faces, haar=engines.haar, blacked=drawn
-        )
-        images, drawn, reasons = checked.images, drawn + checked.regions, checked.reasons
-    if reasons:
-        record = keys.sign(build_record(status="needs_review", reasons=reasons, findings=findings, engines=engines))
-        return Outcome(status="needs_review", reasons=reasons, record=record)
 
+
+def _needs_review(
+    reasons: list[str],
+    findings: list[PageFindings],
+    engines: Engines,
+    keys: KeyStore,
+    *,
+    proposed: list[Region],
+    leftovers: list[Region] | None = None,
+) -> Outcome:
+    record = keys.sign(build_record(status="needs_review", reasons=reasons, findings=findings, engines=engines))
+    return Outcome(
+        status="needs_review",
+        reasons=reasons,
+        record=record,
+        proposed=tuple(proposed),
+        leftovers=tuple(leftovers or ()),
+        page_sizes=tuple(f.upright.page.size for f in findings),
+    )
+
+
+def _publish(
+    document: Document,
+    findings: list[PageFindings],
+    regions: list[Region],
+    *,
+    engines: Engines,
+    keys: KeyStore,
+    settings: Settings,
+    purpose: str | None,
+    review: Review | None = None,
+) -> Outcome:
+    """Black out, read the result as an attacker would (widening boxes where digits still
+    read), and sign; or needs_review with what is still visible."""
+    images, drawn = _black_out_pages(document, regions)
+    checked = verify(
+        images, [secrets_of(f) for f in findings], ocr=engines.ocr, centerface=engines.faces, haar=engines.haar, blacked=drawn
+    )
+    images, drawn = checked.images, drawn + checked.regions
+    if checked.reasons:
+        return _needs_review(
+            checked.reasons, findings, engines, keys, proposed=regions + checked.regions, leftovers=checked.leftovers
+        )
     if purpose:
         images = [watermark(img, purpose, date.today()) for img in images]
     output, ext, media = _encode(document, images, settings.pdf_dpi)
-    record = keys.sign(
-        build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)
-    )
+    unsigned = build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)
+    if review is not None:
+        unsigned["review"] = review.block(unsigned["issued_at"])
+    record = keys.sign(unsigned)
     return Outcome(status="redacted", reasons=[], record=record, output=output, extension=ext, media_type=media)
 
 
-def _black_out_pages(document: Document, decision: Decision) -> tuple[list[np.ndarray], list[Region]]:
+def _black_out_pages(document: Document, regions: list[Region]) -> tuple[list[np.ndarray], list[Region]]:
     images, drawn = [], []
     for page in document.pages:
-        image, boxes = black_out(page.image, [r for r in decision.regions if r.page == page.index])
+        image, boxes = black_out(page.image, [r for r in regions if r.page == page.index])
         images.append(image)
         drawn.extend(boxes)
     return images, drawn

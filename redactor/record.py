@@ -247,6 +247,17 @@ class EngineInfo(_Open):
     faces: str | None = None
 
 
+class ReviewBlock(_Open):
+    """Present when a person finished the document (redactor.core.Review.block)."""
+
+    by: str  # "staff" (review station) or "requester" (self-check page)
+    reviewer_key_id: str | None = None
+    at: str | None = None
+    regions_added: int = 0
+    regions_dropped: int = 0
+    reasons: list[str] = Field(default_factory=list)  # why it needed a person
+
+
 class RecordError(ValueError):
     """A JSON object that is not a verification record; the message says what is wrong, in words."""
 
@@ -264,6 +275,7 @@ class Record(_Open):
     redactions: list[RecordRedaction] = Field(default_factory=list)
     redacted_sha256: str | None = None
     engine: EngineInfo | None = None
+    review: ReviewBlock | None = None
     signature: str | None = None
 
     @classmethod

@@ -67,6 +67,8 @@ class Verification:
     images: list[np.ndarray]  # the pages, with any widened boxes drawn
     regions: list[Region]  # boxes added by verification (page pixels, as drawn)
     reasons: list[str] = field(default_factory=list)
+    # What is still visible, and where (page pixels): shown to a reviewer who must fix it.
+    leftovers: list[Region] = field(default_factory=list)
 
 
 def secrets_of(findings: PageFindings) -> PageSecrets:
@@ -97,19 +99,20 @@ def verify(
 ) -> Verification:
     """Check the redacted `images` (page pixels as displayed), widening number boxes where
     digits still read. `blacked` are the boxes drawn by the redaction step."""
-    out_images, added, reasons = list(images), [], []
+    out_images, added, reasons, leftovers = list(images), [], [], []
     for secrets in pages:
         image = out_images[secrets.page]
         page_blacked = [r.box for r in blacked if r.page == secrets.page]
-        image, widened, text_reasons = _check_text(image, secrets, ocr)
-        image, qr_regions, qr_reasons = _check_qr(image, secrets.page)
+        image, widened, text_left = _check_text(image, secrets, ocr)
+        image, qr_regions, qr_left = _check_qr(image, secrets.page)
         page_blacked += [r.box for r in widened + qr_regions]
-        face_reasons = _check_faces(image, secrets, page_blacked, centerface, haar)
+        face_left = _check_faces(image, secrets, page_blacked, centerface, haar)
         out_images[secrets.page] = image
         added += widened + qr_regions
         where = f" (page {secrets.page + 1})" if len(pages) > 1 else ""
-        reasons += [r + where for r in text_reasons + qr_reasons + face_reasons]
-    return Verification(out_images, added, list(dict.fromkeys(reasons)))
+        reasons += [r.reason + where for r in text_left + qr_left + face_left]
+        leftovers += text_left + qr_left + face_left
+    return Verification(out_images, added, list(dict.fromkeys(reasons)), leftovers)
 
 
 # --- text --------------------------------------------------------------------------------
@@ -188,21 +191,23 @@ def _leaked_in_strip(upright: np.ndarray, box: Box, ocr: OcrEngine, values: tupl
     return bool(_leaked_spans([TextLine(text, (x0, y0, x1, y1), 1.0, "verify")], values))
 
 
-def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tuple[np.ndarray, list[Region], list[str]]:
+def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tuple[np.ndarray, list[Region], list[Region]]:
+    """Returns the page, the boxes widened, and what still reads (with its reason)."""
     if not secrets.values:
         return image, [], []
-    reasons = []
+    w, h = secrets.size
+    leftovers = []
     if secrets.mrz_box is not None and not any(intersection(b, secrets.mrz_box) > 0 for b in secrets.text_boxes):
         # Nothing was blacked out in the MRZ, so it reads as it did before redaction: no
         # need to OCR two long lines again (half a page of OCR) to know what it shows.
         if _leaked_spans([TextLine(secrets.mrz_text, secrets.mrz_box, 1.0, "mrz")], secrets.values):
-            reasons.append("The MRZ holds part of a personal number that was not blacked out.")
-    w, h = secrets.size
+            leftovers.append(Region(RegionKind.PERSONAL_NUMBER, secrets.page, unrotate_box(secrets.mrz_box, secrets.k, w, h),
+                                    "The MRZ holds part of a personal number that was not blacked out."))
     upright_size = (h, w) if secrets.k % 2 else (w, h)
     widened: list[Region] = []
     upright = np.ascontiguousarray(np.rot90(image, secrets.k))
     if not any(_leaked_in_strip(upright, box, ocr, secrets.values) for box in secrets.text_boxes):
-        return image, widened, reasons
+        return image, widened, leftovers
     for crop, text_height in _crops(secrets, upright_size):
         for _ in range(WIDEN_ROUNDS):
             upright = np.ascontiguousarray(np.rot90(image, secrets.k))
@@ -220,21 +225,22 @@ def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tupl
         else:
             upright = np.ascontiguousarray(np.rot90(image, secrets.k))
             if _leaked_spans(_read_crop(upright, crop, text_height, ocr), secrets.values):
-                return image, widened, reasons + ["Part of a personal number is still readable after redaction."]
-    return image, widened, reasons
+                still = Region(RegionKind.PERSONAL_NUMBER, secrets.page, unrotate_box(crop, secrets.k, w, h),
+                               "Part of a personal number is still readable after redaction.")
+                return image, widened, leftovers + [still]
+    return image, widened, leftovers
 
 
 # --- QR codes ----------------------------------------------------------------------------
 
 
-def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], list[str]]:
+def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], list[Region]]:
     codes = find_qr_codes(image)
     if not codes:
         return image, [], []
     image, drawn = black_out(image, [Region(RegionKind.QR_CODE, page, c.box, "QR code found after redaction") for c in codes])
-    if find_qr_codes(image):
-        return image, drawn, ["A QR code is still detectable after redaction."]
-    return image, drawn, []
+    still = find_qr_codes(image)
+    return image, drawn, [Region(RegionKind.QR_CODE, page, c.box, "A QR code is still detectable after redaction.") for c in still]
 
 
 # --- faces -------------------------------------------------------------------------------
@@ -242,16 +248,18 @@ def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], l
 
 def _check_faces(
     image: np.ndarray, secrets: PageSecrets, blacked: list[Box], centerface: CenterFaceDetector, haar: HaarFaceDetector
-) -> list[str]:
+) -> list[Region]:
+    """Faces either detector still sees, where at least half of the face is not black."""
     w, h = secrets.size
     upright = np.ascontiguousarray(np.rot90(image, secrets.k))
     black = [rotate_box(b, secrets.k, w, h) for b in blacked]
     faces: list[Face] = centerface.detect(upright, threshold=LEFTOVER_FACE_SCORE, max_side=FACE_MAX_SIDE)
     faces += haar.detect(upright, max_side=FACE_MAX_SIDE)
-    visible = [f for f in faces if _visible_fraction(f.box, black) >= VISIBLE_FACE_FRACTION]
-    if visible:
-        return ["A face-like region remains visible after redaction."]
-    return []
+    return [
+        Region(RegionKind.FACE, secrets.page, unrotate_box(f.box, secrets.k, w, h), "A face-like region remains visible after redaction.")
+        for f in faces
+        if _visible_fraction(f.box, black) >= VISIBLE_FACE_FRACTION
+    ]
 
 
 def _visible_fraction(box: Box, black: list[Box]) -> float:

@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,7 +195,11 @@ def test_needs_review_moves_the_original_into_a_private_review_folder(mixed_run:
     assert listing(root / "review") == sorted([moved.name, "jansen_letter.reason.txt"])
     assert moved.read_bytes() == review.read_bytes()
     reason = (root / "review" / "jansen_letter.reason.txt").read_text()
-    assert "manual check" in reason and "Reasons:" in reason
+    # Plain words in both languages, what staff do next, and when the original goes.
+    assert "nothing was published" in reason and "er is niets gepubliceerd" in reason
+    assert "What to do:" in reason and "Wat te doen:" in reason
+    deleted_on = re.search(r"deleted on: (\d{4}-\d{2}-\d{2})", reason)
+    assert deleted_on and date.fromisoformat(deleted_on.group(1)) - date.today() in (timedelta(days=7), timedelta(days=8))
     assert stat.S_IMODE((root / "review").stat().st_mode) == 0o700
     assert stat.S_IMODE(moved.stat().st_mode) == 0o600
     assert not [f for f in listing(root / "done") if f.startswith("jansen_letter")]

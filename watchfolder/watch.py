@@ -58,6 +58,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -67,7 +68,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redactor.config import Settings
 from redactor.fsutil import atomic_write, fsync_dir
 from redactor.logjson import JsonLineFormatter
-from redactor.record import KeyStore, Record, RecordError, sha256_hex
+from redactor.record import KeyStore, Record, RecordError, sha256_hex, utc_now
+from watchfolder.review import delete_on, purge_folder, reason_text
 from watchfolder.defaults import MAX_ATTEMPTS, POLL_INTERVAL, STABLE_SECONDS
 from watchfolder.store import (
     DONE_FILE_MODE,
@@ -183,10 +185,10 @@ def _typed(record: dict[str, Any] | None) -> Record | None:
         return None
 
 
-def verdict_from_outcome(outcome: "Outcome", name: str) -> Verdict:
+def verdict_from_outcome(outcome: "Outcome", name: str, retention_days: float = 7.0) -> Verdict:
     record = outcome.record or {}
     typed = _typed(outcome.record)
-    record_line = f"Record id: {typed.record_id if typed else '-'}\n"
+    record_id = typed.record_id if typed else None
     if outcome.status == "redacted":
         output = outcome.output
         # Publish only what the signed record describes; anything else goes to a human.
@@ -199,15 +201,13 @@ def verdict_from_outcome(outcome: "Outcome", name: str) -> Verdict:
     elif outcome.status == "rejected":
         note = (
             f"This file could not be processed as an identity document ({outcome.reject_code or 'rejected'}).\n"
-            f"Nothing was published. Original file name: {name}\n{record_line}Reasons:\n{_bullets(outcome.reasons)}"
+            f"Nothing was published. Original file name: {name}\nRecord id: {record_id or '-'}\n"
+            f"Reasons:\n{_bullets(outcome.reasons)}"
         )
         return Verdict("failed", "rejected", note=note, record=record, reject_code=outcome.reject_code)
     else:
         reasons, status = [f"unexpected pipeline status {outcome.status!r}"], "needs_review"
-    note = (
-        "This document needs a manual check; nothing was published.\n"
-        f"Original file name: {name}\n{record_line}Reasons:\n{_bullets(reasons)}"
-    )
+    note = reason_text(name, reasons, record_id, delete_on(utc_now(), retention_days))
     return Verdict("review", status, note=note, record=record)
 
 
@@ -237,7 +237,7 @@ def _decide(original: Path, manifest: Manifest, engines: "Engines", ctx: ClaimCo
         )
     except Exception as exc:  # the pipeline promises not to raise; if it does, never lose the file
         return _failed(manifest.name, f"The redaction pipeline failed on this file ({exc.__class__.__name__}).")
-    return verdict_from_outcome(outcome, manifest.name)
+    return verdict_from_outcome(outcome, manifest.name, ctx.settings.review_retention_days)
 
 
 def _destination(verdict: Verdict, outs: Outputs, dirs: WatchDirs) -> tuple[Path, Path]:
@@ -562,6 +562,11 @@ class Watcher:
         adopted = adopt_abandoned(owner)
         if adopted:
             log.warning("adopted_claims", extra={"fields": {"count": adopted}})
+        # Originals nobody finished are deleted after the retention period, reason file and all.
+        cutoff = utc_now() - timedelta(days=self.settings.review_retention_days)
+        purged = purge_folder(self.dirs.review, cutoff)
+        if purged:
+            log.info("review_purged", extra={"fields": {"count": purged, "retention_days": self.settings.review_retention_days}})
         for claim in list_claims(owner):
             if self.stop.is_set():
                 return
