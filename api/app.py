@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -156,6 +156,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(selfcheck_router)
     app.include_router(review_routes.router)
     openapi.install(app)
+
+    @app.get("/review", include_in_schema=False)
+    async def review_page() -> FileResponse:
+        """The review station's page (its API calls carry a key with the `review` scope)."""
+        return FileResponse(STATIC_DIR / "review.html", headers={"Cache-Control": "no-store"})
+
     if STATIC_DIR.is_dir():  # mounted last, so /v1, /healthz, ... win over files
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
