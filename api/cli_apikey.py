@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         choices=SCOPES,
         required=True,
-        help="repeat for several: submit, read, delete, metrics",
+        help="repeat for several: " + ", ".join(SCOPES),
     )
     only = create.add_mutually_exclusive_group()
     only.add_argument(
