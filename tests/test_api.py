@@ -103,10 +103,11 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     assert {"post"} <= set(paths["/v1/redactions"]) and {"get"} <= set(paths["/v1/redactions"])
     assert {"get", "delete"} <= set(paths["/v1/redactions/{redaction_id}"])
     for path in ("/v1/redactions/{redaction_id}/file", "/v1/records/verify", "/.well-known/jwks.json",
-                 "/healthz", "/readyz", "/metrics"):
+                 "/healthz", "/readyz", "/metrics", "/v1/reviews", "/v1/reviews/{review_id}",
+                 "/v1/reviews/{review_id}/pages/{n}", "/v1/reviews/{review_id}/publish", "/v1/reviews/{review_id}/reject"):
         assert path in paths
     upload_schema = paths["/v1/redactions"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(upload_schema["properties"]) == {"file", "purpose", "reference"}
+    assert set(upload_schema["properties"]) == {"file", "purpose", "reference", "on_review"}
 
 
 def test_openapi_tells_the_truth_about_errors_bodies_and_the_record(client: httpx.Client, api_keys: dict[str, str]) -> None:
@@ -126,7 +127,7 @@ def test_openapi_tells_the_truth_about_errors_bodies_and_the_record(client: http
         path: schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
         for path in ("/v1/self-check", "/v1/self-check/send")
     }
-    assert set(bodies["/v1/self-check"]["properties"]) == {"file", "purpose"}
+    assert set(bodies["/v1/self-check"]["properties"]) == {"file", "purpose", "regions"}
     assert set(bodies["/v1/self-check/send"]["properties"]) == {"record", "file"}
     # The record has a schema, not "object".
     record_ref = schema["components"]["schemas"]["Redaction"]["properties"]["record"]["allOf"][0]["$ref"]

@@ -51,7 +51,10 @@ def test_apikey_errors_are_one_line(tmp_path: Path) -> None:
 def test_purge_on_an_empty_store(tmp_path: Path) -> None:
     result = run_cli(["purge"], _env(tmp_path))
     assert result.returncode == 0
-    assert result.stdout.strip() == "purged 0 redaction(s) older than 30 day(s)"
+    assert result.stdout.splitlines() == [
+        "purged 0 redaction(s) older than 30 day(s)",
+        "purged 0 original(s) waiting for review longer than 7 day(s)",
+    ]
 
 
 def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None:
@@ -119,7 +122,7 @@ def _every_endpoint_has_a_curl_example(openapi: dict) -> None:
     curl_lines = [line for line in joined.splitlines() if line.lstrip().startswith(("curl ", "jq ")) and "curl" in line]
     missing = []
     for path, methods in openapi["paths"].items():
-        shown = '"$BASE' + path.replace("{redaction_id}", "$ID")
+        shown = '"$BASE' + path.replace("{redaction_id}", "$ID").replace("{review_id}", "$RID").replace("{n}", "0")
         for method in methods:
             lines = [line for line in curl_lines if shown + '"' in line or shown + "?" in line]
             if method == "delete":
