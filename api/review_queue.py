@@ -200,10 +200,12 @@ def purge(queue: Queue, now: datetime | None = None) -> int:
 
 
 def _older_than_a_minute(queue: Queue, key: str, now: datetime) -> bool:
-    """An orphan blob might be an item being queued this very moment: leave young ones alone."""
+    """An orphan blob might be an item being queued this very moment: leave young ones alone.
+    In an object store its age is not looked up: orphans stay there (sealed, unreadable
+    without the key) rather than risk deleting an item being queued."""
     root = getattr(queue.sealed.blobs, "root", None)
     if root is None:
-        return True
+        return False
     try:
         return now.timestamp() - os.stat(Path(root) / key).st_mtime > 60
     except FileNotFoundError:

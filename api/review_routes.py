@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -44,7 +44,9 @@ WATCH_SCAN_S = 5.0
 
 class DrawnRegion(BaseModel):
     page: int = Field(ge=0, le=1000)
-    box: list[float] = Field(min_length=4, max_length=4, description="x0, y0, x1, y1 in the page's pixels")
+    box: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        min_length=4, max_length=4, description="x0, y0, x1, y1 in the page's pixels"
+    )
     kind: RegionKind = RegionKind.OTHER
 
 

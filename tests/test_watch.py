@@ -189,6 +189,21 @@ def test_redacted_document_lands_in_done_and_the_original_is_gone(mixed_run: dic
     assert not any(p.read_bytes() == good.read_bytes() for p in root.rglob("*") if p.is_file())
 
 
+def test_review_originals_are_deleted_after_the_retention_period(tmp_path: Path) -> None:
+    """Even with no service to take them in, the watcher deletes what waited too long in review/."""
+    root = tmp_path / "root"
+    WatchDirs.under(root).prepare()
+    review = root / "review"
+    old = time.time() - 8 * 86400  # the default retention is 7 days
+    for stem, when in (("old", old), ("new", time.time())):
+        (review / f"{stem}.jpg").write_bytes(b"an original")
+        (review / f"{stem}.reason.txt").write_text("why")
+        os.utime(review / f"{stem}.reason.txt", (when, when))
+    watcher = Watcher(WatchDirs.under(root), WatchConfig(stable_seconds=0.0), Settings(), threading.Event(), lambda: None)
+    assert watcher.run(once=True) == 0
+    assert listing(review) == ["new.jpg", "new.reason.txt"]
+
+
 def test_needs_review_moves_the_original_into_a_private_review_folder(mixed_run: dict) -> None:
     root, review = mixed_run["root"], mixed_run["review"]
     moved = root / "review" / f"jansen_letter{review.suffix}"
