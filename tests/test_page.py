@@ -6,6 +6,7 @@ look at; the assertions below check what a requester would notice."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from api_support import SAMPLE_DIR, Server, sample
 
@@ -329,4 +332,119 @@ def test_keyboard_only_use_with_visible_focus(browser: Any, server: Server) -> N
     page.keyboard.press("Enter")
     expect(page.locator("#chosen")).to_have_text("Kies eerst een foto of scan van je document.")
     assert page.evaluate("document.activeElement.id") == "file"
+    context.close()
+
+
+SMEARED = "nl_idcard_2021_back_bsn_smeared.jpg"  # its BSN is smeared: the check asks a person
+
+
+def drag_over(page: Any, image: Any, size: list[int], box: list[int], margin: int = 6) -> None:
+    """Draw a box with the mouse over `box` (page pixels, plus `margin`) on the shown page."""
+    shown = image.bounding_box()
+    sx, sy = shown["width"] / size[0], shown["height"] / size[1]
+    x0, y0, x1, y1 = box
+    page.mouse.move(shown["x"] + (x0 - margin) * sx, shown["y"] + (y0 - margin) * sy)
+    page.mouse.down()
+    page.mouse.move(shown["x"] + (x1 + margin) * sx, shown["y"] + (y1 + margin) * sy, steps=8)
+    page.mouse.up()
+
+
+def test_requester_blacks_out_what_the_check_missed(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    _, entry = sample(SMEARED, "needs_review")
+    x0, y0, x1, y1 = bsn = entry["personal_numbers"][0]["box"]
+    before = stored_rows(server)
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(SAMPLE_DIR / SMEARED))
+    page.get_by_role("button", name="Controleer mijn document").click()
+
+    # The real reason in plain words and what to do, not only general tips.
+    expect(page.locator("#problem-title")).to_have_text(
+        "We weten niet zeker of alles onleesbaar is", timeout=RESULT_TIMEOUT_MS
+    )
+    expect(page.locator("#problem-why li").first).to_contain_text("'Persoonsnummer'")
+    expect(page.locator("#problem-steps li")).to_have_count(1)  # both reasons share their next step
+    expect(page.locator("#problem-steps li")).to_contain_text("trek zelf een vak over het nummer")
+    expect(page.locator("#problem-tips li").first).to_be_visible()
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#problem-why li").first).to_contain_text("'Personal No.'")
+    expect(page.get_by_role("button", name="Add box")).to_be_visible()
+    page.get_by_role("button", name="Schakel naar Nederlands").click()
+
+    # The drawing step: the requester's own page, with the QR code the pipeline blacks out anyway.
+    expect(page.locator("#draw-title")).to_have_text("Zelf afschermen")
+    image = page.locator("#draw .box-stage img")
+    expect(image).to_be_visible()
+    page.wait_for_function("document.querySelector('#draw .box-stage img').naturalWidth > 0")
+    expect(page.locator("#draw .draw-planned")).to_have_count(1)
+
+    # Checking again without a box says what to do first.
+    page.get_by_role("button", name="Controleer opnieuw").click()
+    expect(page.locator("#draw-status")).to_have_text("Trek eerst een vak over wat weg moet, of druk op Vak toevoegen.")
+    expect(page.get_by_role("button", name="Vak toevoegen")).to_be_focused()
+
+    # Keyboard: Enter on "Vak toevoegen" puts a focused box on the page; arrows move it,
+    # Alt+arrows resize it, Delete removes it.
+    page.keyboard.press("Enter")
+    added = page.locator("#draw .box-drawn")
+    expect(added).to_have_count(1)
+    expect(added).to_be_focused()
+    expect(page.locator("#draw-status")).to_be_hidden()
+    left, width = added.evaluate("e => [e.style.left, e.style.width]")
+    page.keyboard.press("ArrowRight")
+    assert added.evaluate("e => e.style.left") != left
+    page.keyboard.press("Alt+ArrowRight")
+    assert added.evaluate("e => e.style.width") != width
+    page.keyboard.press("Delete")
+    expect(added).to_have_count(0)
+
+    # Mouse: drag over the smeared BSN, from page pixels to the shown picture's screen pixels.
+    drag_over(page, image, entry["size"], bsn)
+    expect(added).to_have_count(1)
+    page.locator("#draw").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "page-draw-desktop.png"))
+    page.screenshot(path=str(SHOTS / "page-draw-desktop-full.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("#draw .box-stage").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "page-draw-phone.png"))
+    page.screenshot(path=str(SHOTS / "page-draw-phone-full.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+    # A second needs_review (here a made-up answer: a face verification still saw) shows its
+    # reason, outlines the spot in red, and keeps the drawn box for another try.
+    explained = {
+        "code": "face_visible",
+        "text": {"nl": "Er is nog een gezicht te zien.", "en": "A face is still visible."},
+        "next_step": {"nl": "Trek een vak over het gezicht.", "en": "Draw a box over the face."},
+    }
+    left_over = {"page": 0, "box": [100, 100, 300, 300], "kind": "face", "why": "face still visible"}
+    answer = {"detail": {"code": "needs_review", "explanations": [explained], "leftovers": [left_over]}}
+    page.route("**/v1/self-check", lambda route: route.fulfill(status=422, json=answer), times=1)
+    page.get_by_role("button", name="Controleer opnieuw").click()
+    expect(page.locator("#problem-why li")).to_have_text(["Er is nog een gezicht te zien."])
+    expect(page.locator("#draw .box-leftover")).to_have_count(1)
+    expect(page.locator("#draw-legend-left")).to_be_visible()
+    expect(page.locator("#draw-status")).to_contain_text("rood omlijnde plekken")
+    expect(added).to_have_count(1)
+
+    # Check again: the server blacks out its own boxes and the drawn one, and verifies again.
+    page.get_by_role("button", name="Controleer opnieuw").click()
+    expect(page.locator("#result")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#draw")).to_be_hidden()
+    expect(page.locator("#legend li")).to_have_text(["QR-code", "door jou aangewezen"])
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download de afgeschermde kopie").click()
+    copy = Path(download_info.value.path()).read_bytes()
+    pixels = np.asarray(Image.open(io.BytesIO(copy)).convert("L"))
+    assert pixels.shape == (entry["size"][1], entry["size"][0])
+    assert pixels[y0:y1, x0:x1].mean() < 5, "the box drawn on the page is not black in the copy"
+    assert stored_rows(server) == before  # nothing is kept until they send
+    # Only the browser's own console line for the 422; no script or CSP errors.
+    assert [e for e in watch.errors if "status of 4" not in e] == []
+    assert watch.foreign == []
     context.close()

@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
+import numpy as np
 import pytest
 from fastapi import HTTPException
 from PIL import Image
 
 from api.selfcheck import check_sendable, legend, pdf_previews
 from api_support import Server, sample
-from redactor.record import KeyStore, RecordRedaction, build_record, sha256_hex
+from redactor.record import KeyStore, RecordRedaction, build_record, sha256_hex, verify_record
 
 PASSPORT = "nl_passport_2014_scan300.jpg"
 NEEDS_REVIEW = "letter_with_photo.jpg"
+SMEARED = "nl_idcard_2021_back_bsn_smeared.jpg"  # its BSN is smeared: only a person can box it
 REQUESTER_FILE_NAME = "Paspoort-Jansen-zelfcontrole.png"
 SEND_REFERENCE = "selfcheck-test"
 MAX_BYTES = 8 * 1024 * 1024
@@ -200,7 +202,45 @@ def test_needs_review_shows_why_and_stores_nothing(server: Server, client: httpx
     assert detail["record"]["status"] == "needs_review" and detail["record"]["signature"]
     assert detail["record"]["reasons"] and detail["summary"]["reasons"] == detail["record"]["reasons"]
     assert detail["summary"]["description"]["nl"].startswith("Niet gelukt")
+    # Each reason in plain words, with what the requester can do next.
+    assert detail["explanations"]
+    for explained in detail["explanations"]:
+        assert explained["code"] and explained["text"]["nl"] and explained["text"]["en"]
+        assert explained["next_step"]["nl"] and explained["next_step"]["en"]
+    # No redacted copy; the pages to draw on are the requester's own upload, shown back to them.
     assert "file" not in detail and "base64" not in response.text
+    assert [set(p) for p in detail["pages"]] == [{"width", "height", "image"}]
+    assert storage(server) == before
+
+
+def test_requester_boxes_what_the_check_missed(server: Server, client: httpx.Client) -> None:
+    data, entry = sample(SMEARED, "needs_review")
+    x0, y0, x1, y1 = box = entry["personal_numbers"][0]["box"]
+    before = storage(server)
+
+    first = self_check(client, data)
+    assert first.status_code == 422, first.text
+    detail = first.json()["detail"]
+    assert detail["code"] == "needs_review" and detail["explanations"]
+    page = detail["pages"][0]
+    # The boxes are in the page's own pixels; the picture to draw on is a scaled-down JPEG of it.
+    assert [page["width"], page["height"]] == entry["size"]
+    shown = Image.open(io.BytesIO(base64.b64decode(page["image"])))
+    assert shown.format == "JPEG" and max(shown.size) <= 1200
+    assert abs(shown.width / shown.height - page["width"] / page["height"]) < 0.01
+
+    second = self_check(client, data, regions=json.dumps([{"page": 0, "box": box}]))
+    assert second.status_code == 200, second.text
+    result = second.json()
+    assert result["status"] == "redacted"
+    review = result["record"]["review"]
+    assert review["by"] == "requester" and review["regions_added"] == 1
+    assert "other" in [e["kind"] for e in result["summary"]["legend"]]  # "door jou aangewezen"
+    copy = base64.b64decode(result["file"]["base64"])
+    pixels = np.asarray(Image.open(io.BytesIO(copy)).convert("L"))
+    assert pixels[y0:y1, x0:x1].mean() < 5, "the requester's box is not black in the copy"
+    jwks = client.get("/.well-known/jwks.json").json()
+    assert verify_record(result["record"], jwks, copy).valid
     assert storage(server) == before
 
 

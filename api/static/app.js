@@ -48,6 +48,25 @@
       send_expired: "Dit resultaat is te oud om te versturen. Controleer je document opnieuw.",
       again: "Een ander document controleren",
       details: "Technische details",
+      why_title: "Waarom",
+      steps_title: "Wat je kunt doen",
+      tips_title: "Andere tips",
+      draw_title: "Zelf afschermen",
+      draw_intro: "Sleep met je vinger of muis een vak over het nummer of de foto die weg moet. Een vak kun je verschuiven; met het gele hoekje maak je het groter of kleiner.",
+      draw_keys: "Met het toetsenbord: druk op Vak toevoegen, verschuif het vak met de pijltjestoetsen (met Shift sneller), maak het groter of kleiner met Alt en de pijltjestoetsen, en haal het weg met Delete.",
+      draw_legend_mine: "Zwart met gele rand: jouw vakken",
+      draw_legend_planned: "Grijs met blauwe stippellijn: maken wij al zwart",
+      draw_legend_left: "Rood omlijnd: hier zien we na het afschermen nog iets",
+      draw_add: "Vak toevoegen",
+      draw_add_page: "Vak toevoegen op pagina {n}",
+      draw_stage: "Pagina {n} van je document: sleep om een vak te tekenen",
+      draw_alt: "Je document zoals je het stuurde, pagina {n}",
+      draw_box: "Jouw vak {n}",
+      draw_remove: "Vak weghalen",
+      draw_check: "Controleer opnieuw",
+      draw_stored: "Er wordt nog steeds niets bewaard, tenzij je na de controle op versturen drukt.",
+      draw_none: "Trek eerst een vak over wat weg moet, of druk op Vak toevoegen.",
+      draw_leftovers: "Op de rood omlijnde plekken zien we nog iets. Maak je vak daar groter of trek er een nieuw vak overheen, en controleer opnieuw.",
       done: "Klaar. {description}",
       footer: "Je document wordt alleen in het geheugen verwerkt en daarna vergeten. Er wordt niets opgeslagen, tenzij je op versturen drukt.",
       problem: {
@@ -68,8 +87,7 @@
         ]],
         needs_review: ["We weten niet zeker of alles onleesbaar is", "Daarom laten we geen kopie zien en wordt er niets verstuurd of bewaard.", [
           "Is het een paspoort, identiteitskaart of rijbewijs? Andere documenten kunnen we niet controleren.",
-          "Leg het document op een egale, donkere ondergrond en fotografeer recht van boven.",
-          "Zorg dat het hele document in beeld is, scherp en zonder schittering van een lamp of flits.",
+          "Leg het document op een egale, donkere ondergrond en fotografeer recht van boven: het hele document in beeld, scherp en zonder schittering.",
           "Lukt het niet? Vraag de organisatie om een andere manier om te laten zien wie je bent.",
         ]],
         rate_limited: ["Even wachten", "Je hebt kort na elkaar veel documenten gecontroleerd.", [
@@ -139,6 +157,25 @@
       send_expired: "This result is too old to send. Please check your document again.",
       again: "Check another document",
       details: "Technical details",
+      why_title: "Why",
+      steps_title: "What you can do",
+      tips_title: "Other tips",
+      draw_title: "Black it out yourself",
+      draw_intro: "Drag a box with your finger or mouse over the number or photo that must go. You can move a box; the yellow corner makes it bigger or smaller.",
+      draw_keys: "With the keyboard: press Add box, move the box with the arrow keys (faster with Shift), make it bigger or smaller with Alt and the arrow keys, and remove it with Delete.",
+      draw_legend_mine: "Black with a yellow edge: your boxes",
+      draw_legend_planned: "Grey with a blue dashed line: we black this out already",
+      draw_legend_left: "Red outline: we still see something here after blacking out",
+      draw_add: "Add box",
+      draw_add_page: "Add box on page {n}",
+      draw_stage: "Page {n} of your document: drag to draw a box",
+      draw_alt: "Your document as you sent it, page {n}",
+      draw_box: "Your box {n}",
+      draw_remove: "Remove box",
+      draw_check: "Check again",
+      draw_stored: "Still nothing is kept, unless you press send after the check.",
+      draw_none: "First draw a box over what must go, or press Add box.",
+      draw_leftovers: "We still see something in the places outlined in red. Make your box bigger there or draw a new box over it, then check again.",
       done: "Done. {description}",
       footer: "Your document is processed in memory only and then forgotten. Nothing is stored unless you press send.",
       problem: {
@@ -159,8 +196,7 @@
         ]],
         needs_review: ["We are not sure everything is unreadable", "So we show no copy, and nothing is sent or kept.", [
           "Is it a passport, identity card or driving licence? We cannot check other documents.",
-          "Put the document on a plain, dark surface and take the photo straight from above.",
-          "Make sure the whole document is in the picture, sharp, without glare from a lamp or flash.",
+          "Put the document on a plain, dark surface and take the photo straight from above: the whole document in the picture, sharp, without glare.",
           "Still not working? Ask the organisation for another way to show who you are.",
         ]],
         rate_limited: ["Please wait a moment", "You checked many documents in a short time.", [
@@ -199,8 +235,10 @@
     limits: { max_bytes: 20 * 1024 * 1024, max_pages: 10, max_purpose_chars: 200 },
     sendEnabled: false,
     file: null,
+    request: null, // {file, purpose} of the last check: "check again" sends the same with boxes
     result: null, // the JSON of a successful self-check
-    problem: null, // {code, reasons, retryAfter}
+    problem: null, // {code, reasons, retryAfter, explanations}
+    draw: null, // {pages: [{editor, figure, add}], leftovers, note} after a needs_review
     urls: [], // object URLs to revoke when the result is cleared
     sent: null, // {ok, text}
   };
@@ -255,6 +293,7 @@
     renderChosen();
     if (state.result) renderResult();
     if (state.problem) renderProblem();
+    if (state.draw) renderDrawing();
     renderSendStatus();
   }
 
@@ -275,6 +314,7 @@
     if (!file) return;
     state.file = file;
     clearOutcome();
+    clearDrawing();
     renderChosen();
   }
 
@@ -305,6 +345,7 @@
     state.sent = null;
     $("result").hidden = true;
     $("problem").hidden = true;
+    $("draw").hidden = true;
     $("problem-details").open = false; // each result starts with its details folded
     $("sent-ref").hidden = true;
   }
@@ -405,18 +446,145 @@
     $("problem-title").textContent = fill(title, values);
     $("problem-text").textContent = fill(text, values);
     listItems($("problem-tips"), tips.map((tip) => [fill(tip, values)]));
+    renderExplanations(p.explanations);
     listItems($("problem-reasons"), (p.reasons || []).map((r) => [r]));
     $("problem-details").hidden = !(p.reasons && p.reasons.length);
     $("problem").hidden = false;
   }
 
-  function showProblem(code, reasons, retryAfter) {
+  // needs_review: the server's own words for each reason, then what to do. Reasons often share
+  // a next step ("take a sharper photo, or draw a box"): each step is shown once.
+  function renderExplanations(explanations) {
+    const lang = state.lang;
+    const steps = [...new Set(explanations.map((e) => (e.next_step || {})[lang]).filter(Boolean))];
+    listItems($("problem-why"), explanations.map((e) => [(e.text || {})[lang] || ""]));
+    listItems($("problem-steps"), steps.map((step) => [step]));
+    $("problem-explained").hidden = explanations.length === 0;
+  }
+
+  // `detail` is the error body's detail: for needs_review it may carry explanations, the
+  // requester's pages to draw on, the pipeline's proposals and what verification still saw.
+  function showProblem(code, reasons, retryAfter, detail) {
     clearOutcome();
-    state.problem = { code, reasons, retryAfter };
+    detail = detail || {};
+    const explanations = Array.isArray(detail.explanations) ? detail.explanations : [];
+    state.problem = { code, reasons, retryAfter, explanations };
     renderProblem();
+    if (code === "needs_review") showDrawing(detail);
+    // A failed "check again" (busy, no connection) keeps the boxes, so they can try once more.
+    $("draw").hidden = !state.draw;
     const [title, text] = problemText(code);
-    announce(fill(title, {}) + ". " + fill(text, limitValues()));
+    const why = explanations.length ? " " + (explanations[0].text || {})[state.lang] : "";
+    announce(fill(title, {}) + ". " + fill(text, limitValues()) + why);
     showSection("problem", "problem-title");
+  }
+
+  // ---------------------------------------------------------------- drawing boxes (needs_review)
+
+  // The editors are built once per check of a file; a second needs_review after "check again"
+  // keeps the requester's boxes and outlines in red what verification still saw.
+  function showDrawing(detail) {
+    if (!state.draw && Array.isArray(detail.pages) && detail.pages.length && window.BoxEditor) {
+      buildDrawing(detail.pages, Array.isArray(detail.proposed) ? detail.proposed : []);
+    }
+    if (!state.draw) return;
+    state.draw.leftovers = Array.isArray(detail.leftovers) ? detail.leftovers : [];
+    state.draw.note = state.draw.leftovers.length ? "draw_leftovers" : null;
+    state.draw.pages.forEach((p, i) => p.editor.mark(state.draw.leftovers.filter((l) => l.page === i)));
+    renderDrawing();
+  }
+
+  function buildDrawing(pages, proposed) {
+    const holder = $("draw-pages");
+    holder.replaceChildren();
+    state.draw = { leftovers: [], note: null, pages: pages.map((page, i) => {
+      const figure = document.createElement("figure");
+      figure.className = "draw-page";
+      holder.append(figure);
+      const editor = new window.BoxEditor(figure, {
+        image: "data:image/jpeg;base64," + page.image,
+        width: page.width,
+        height: page.height,
+        page: i,
+        onChange: drawingChanged,
+      });
+      showPlanned(figure, page, proposed.filter((r) => r.page === i));
+      const add = document.createElement("button");
+      add.type = "button";
+      add.className = "button secondary draw-add";
+      add.addEventListener("click", () => editor.add());
+      figure.append(add);
+      return { editor, figure, add };
+    }) };
+  }
+
+  // What the pipeline blacks out anyway. Not handed to the editor as "proposed" boxes: those can
+  // be moved and switched off, which a requester cannot do (the server keeps its own boxes).
+  // Drawn first, so the requester's own boxes lie on top.
+  function showPlanned(figure, page, proposed) {
+    const layer = figure.querySelector(".box-layer");
+    for (const r of proposed) {
+      const [x0, y0, x1, y1] = r.box;
+      const el = document.createElement("div");
+      el.className = "draw-planned";
+      el.title = r.why || "";
+      el.style.left = (100 * x0) / page.width + "%";
+      el.style.top = (100 * y0) / page.height + "%";
+      el.style.width = (100 * (x1 - x0)) / page.width + "%";
+      el.style.height = (100 * (y1 - y0)) / page.height + "%";
+      layer.append(el);
+    }
+  }
+
+  // The words on the drawing step that depend on the language or on the last answer.
+  function renderDrawing() {
+    const d = state.draw;
+    const total = d.pages.length;
+    d.pages.forEach((p, i) => {
+      const n = i + 1;
+      p.add.textContent = total > 1 ? t("draw_add_page", { n }) : t("draw_add");
+      // The editor reads its words when it labels a box (it fills in {n} itself); the stage
+      // and the image it labels only once, so those are set here.
+      p.editor.text = { ...p.editor.text, box: TEXT[state.lang].draw_box, remove: t("draw_remove") };
+      const stage = p.figure.querySelector(".box-stage");
+      stage.setAttribute("aria-label", t("draw_stage", { n }));
+      stage.querySelector("img").alt = t("draw_alt", { n });
+    });
+    $("draw-legend-left").hidden = d.leftovers.length === 0;
+    $("draw-status").textContent = d.note ? t(d.note) : "";
+  }
+
+  function drawingChanged() {
+    if (state.draw && state.draw.note === "draw_none") {
+      state.draw.note = null;
+      renderDrawing();
+    }
+  }
+
+  function clearDrawing() {
+    state.draw = null;
+    $("draw-pages").replaceChildren();
+    $("draw-status").textContent = "";
+    $("draw").hidden = true;
+  }
+
+  // The requester's boxes in the page pixels the server sent. Proposals are not sent: the
+  // server blacks those out anyway.
+  function drawnRegions() {
+    return state.draw.pages.flatMap((p) => p.editor.added().map((r) => ({ page: r.page, box: r.box })));
+  }
+
+  function checkAgain() {
+    if (!state.draw || !state.request) return;
+    const regions = drawnRegions();
+    if (!regions.length) {
+      state.draw.note = "draw_none";
+      renderDrawing();
+      state.draw.pages[0].add.focus();
+      return;
+    }
+    sendCheck(regions);
+    $("progress").scrollIntoView({ block: "center" }); // the form is far above the drawing
   }
 
   function showResult(json) {
@@ -439,6 +607,7 @@
   function setBusy(busy) {
     $("progress").hidden = !busy;
     $("submit").disabled = busy;
+    $("draw-check").disabled = busy;
     $("form").setAttribute("aria-busy", busy ? "true" : "false");
   }
 
@@ -464,7 +633,7 @@
     const code = detail.code || STATUS_CODES[xhr.status] || "other";
     const reasons = detail.record && Array.isArray(detail.record.reasons) ? detail.record.reasons
       : detail.message ? [detail.message] : [];
-    showProblem(code, reasons, xhr.getResponseHeader("Retry-After"));
+    showProblem(code, reasons, xhr.getResponseHeader("Retry-After"), detail);
   }
 
   function submit(event) {
@@ -477,11 +646,19 @@
       showProblem("too_large", [], null);
       return;
     }
+    clearDrawing();
+    state.request = { file: state.file, purpose: $("purpose").value.trim() };
+    sendCheck(null);
+  }
+
+  // POST /v1/self-check with the last chosen file and purpose; `regions` (boxes the requester
+  // drew after a needs_review) is null for a first check.
+  function sendCheck(regions) {
     clearOutcome();
     const form = new FormData();
-    form.append("file", state.file, "upload"); // the server needs no file name
-    const purpose = $("purpose").value.trim();
-    if (purpose) form.append("purpose", purpose);
+    form.append("file", state.request.file, "upload"); // the server needs no file name
+    if (state.request.purpose) form.append("purpose", state.request.purpose);
+    if (regions) form.append("regions", JSON.stringify(regions));
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/v1/self-check");
     xhr.upload.addEventListener("progress", (e) => {
@@ -574,6 +751,7 @@
 
   function again() {
     clearOutcome();
+    clearDrawing();
     state.file = null;
     $("form").reset();
     renderChosen();
@@ -591,6 +769,7 @@
     $("form").addEventListener("submit", submit);
     $("send").addEventListener("click", send);
     $("again").addEventListener("click", again);
+    $("draw-check").addEventListener("click", checkAgain);
     $("copy-ref").addEventListener("click", copyReference);
     $("zoom-close").addEventListener("click", () => $("zoom").close());
     // A tap on the dark backdrop (outside the picture's frame) closes it too.
