@@ -119,6 +119,9 @@ class PageFindings:
     secrets: list[str] = field(default_factory=list)
     # Personal numbers found printed in the visual zone (not counting the MRZ's cells).
     printed_numbers: int = 0
+    # Where a doubt sits, when it has a place (a label's unread number): a person answering
+    # the doubt must cover it. Upright coordinates, like `regions`.
+    doubt_areas: list[Region] = field(default_factory=list)
 
     @property
     def page_index(self) -> int:

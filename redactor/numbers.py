@@ -12,7 +12,7 @@ A label with no readable number next to it makes the document `needs_review`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stdnum.nl import bsn as stdnum_bsn
 
@@ -72,6 +72,9 @@ class NumberHit:
 class NumberFindings:
     hits: list[NumberHit]
     review_reasons: list[str]
+    # Where each unread number should be (beside or under its label), one per review reason
+    # that has a place: a person answering the doubt must cover it.
+    review_areas: list[Box] = field(default_factory=list)
 
 
 def _squash(text: str) -> str:
@@ -144,6 +147,14 @@ def _below(label: TextLine, line: TextLine) -> bool:
     lx0, _, lx1, ly1 = label.box
     x0, y0, x1, _ = line.box
     return ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
+
+
+def value_area(label: TextLine) -> Box:
+    """Where `_beside` and `_below` look for a label's number: the rest of its row and the lines
+    just under it."""
+    h = height(label.box)
+    lx0, ly0, lx1, ly1 = label.box
+    return (lx0 - 2 * h, ly0, lx1 + 12 * h, ly1 + 3.2 * h)
 
 
 def _label_values(label: TextLine, lines: list[TextLine], kind: RegionKind) -> list[NumberHit]:
@@ -238,6 +249,7 @@ def find_numbers(
         for value in mrz_values:
             hits.extend(_mrz_value_hits(line, value, kind))
 
+    areas: list[Box] = []
     for label in (l for l in lines if _has_label(l.text)):
         found = _label_values(label, lines, kind)
         hits.extend(found)
@@ -245,7 +257,8 @@ def find_numbers(
             reviews.append(
                 f"A personal-number label ('{label.text.strip()[:40]}') was found but no readable number next to it."
             )
-    return NumberFindings(hits=_dedupe(hits), review_reasons=reviews)
+            areas.append(value_area(label))
+    return NumberFindings(hits=_dedupe(hits), review_reasons=reviews, review_areas=areas)
 
 
 def _dedupe(hits: list[NumberHit]) -> list[NumberHit]:

@@ -21,7 +21,7 @@ from redactor.decide import decide
 from redactor.documents import DocumentKind, PageEvidence, classify, issuing_state, layout_zone
 from redactor.errors import RejectedInput
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector, enhance_contrast
-from redactor.geometry import union
+from redactor.geometry import intersection, union
 from redactor.layout import GHOST_SCORE, MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
 from redactor.layout import zone_region
 from redactor.normalise import UprightPage, upright
@@ -130,6 +130,7 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
         doubts=list(numbers.review_reasons),
         secrets=secrets,
         printed_numbers=len(numbers.hits),
+        doubt_areas=[Region(number_kind, 0, box, "where the unread number should be") for box in numbers.review_areas],
     )
 
 
@@ -223,9 +224,27 @@ def redact_reviewed(
     kept = list(review.kept or ())
     pages = len(document.pages)
     regions = [r for r in kept + list(review.added) if 0 <= r.page < pages]
+    if review.by == "requester":
+        missed = _uncovered_doubts(findings, list(review.added))
+        if missed:
+            reasons = ["No box covers the place where the unread number should be (outlined in red)."]
+            return _needs_review(reasons, findings, engines, keys, proposed=regions, leftovers=missed)
     return _publish(
         document, findings, regions, engines=engines, keys=keys, settings=settings, purpose=purpose, review=review
     )
+
+
+def _uncovered_doubts(findings: list[PageFindings], drawn: list[Region]) -> list[Region]:
+    """The places of doubts (in page pixels) that no drawn box touches. A requester's box
+    answers a located doubt only where the doubt is: a box in a corner does not answer an
+    unread number beside its label. Staff are trusted to judge this themselves."""
+    missed = []
+    for f in findings:
+        for doubt in f.doubt_areas:
+            place = replace(doubt, page=f.page_index, box=f.upright.to_page_box(doubt.box))
+            if not any(r.page == place.page and intersection(r.box, place.box) > 0 for r in drawn):
+                missed.append(place)
+    return missed
 
 
 def render_pages(

@@ -58,6 +58,19 @@ CATALOGUE: tuple[tuple[re.Pattern[str], Explained], ...] = tuple(
             ),
         ),
         (
+            r"No box covers the place where the unread number should be",
+            Explained(
+                "box_not_on_number",
+                _t(
+                    "Je vak staat niet op het nummer dat we niet konden lezen. Waar het hoort te staan, is rood omlijnd.",
+                    "Your box is not on the number we could not read. Where it should be is outlined in red.",
+                ),
+                _t("Trek een vak over het nummer in het rode kader en controleer opnieuw.",
+                   "Draw a box over the number inside the red outline and check again."),
+                _DRAW_NUMBER,
+            ),
+        ),
+        (
             r"which prints the BSN, but no readable number",
             Explained(
                 "bsn_not_found",

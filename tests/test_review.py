@@ -326,6 +326,7 @@ def test_every_reason_the_pipeline_can_give_has_plain_words() -> None:
         "A QR code is still detectable after redaction.",
         "The MRZ holds part of a personal number that was not blacked out.",
         "The document could not be analysed completely; a person must check it.",
+        "No box covers the place where the unread number should be (outlined in red).",
     ]
     for key in table["kinds"]:
         second_page = SimpleNamespace(page=SimpleNamespace(index=1))  # all decide reads of a page here

@@ -229,6 +229,15 @@ def test_requester_boxes_what_the_check_missed(server: Server, client: httpx.Cli
     assert shown.format == "JPEG" and max(shown.size) <= 1200
     assert abs(shown.width / shown.height - page["width"] / page["height"]) < 0.01
 
+    # A box in a corner does not answer "a number beside its label we cannot read": the page
+    # is told where the number should be, outlined in red.
+    elsewhere = self_check(client, data, regions=json.dumps([{"page": 0, "box": [0, 0, 40, 40]}]))
+    assert elsewhere.status_code == 422, elsewhere.text
+    missed = elsewhere.json()["detail"]
+    assert "box_not_on_number" in {e["code"] for e in missed["explanations"]}
+    (ax0, ay0, ax1, ay1), = [r["box"] for r in missed["leftovers"]]
+    assert ax0 <= x0 and ay0 <= y0 and ax1 >= x1 and ay1 >= y1, "the red outline does not hold the number"
+
     second = self_check(client, data, regions=json.dumps([{"page": 0, "box": box}]))
     assert second.status_code == 200, second.text
     result = second.json()
