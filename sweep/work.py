@@ -150,14 +150,24 @@ def _bullets(reasons: tuple[str, ...]) -> str:
     return "".join(f"- {r}\n" for r in reasons) or "- (no reason given)\n"
 
 
+def _plain_words(reasons: tuple[str, ...]) -> str:
+    """What is wrong, in Dutch and English (redactor/reasons.py). Not the review station's
+    next steps: an archive's originals stay where they are, outside its queue."""
+    from redactor.reasons import explain_all
+
+    return "".join(f"- {e.text['nl']}\n  {e.text['en']}\n" for e in explain_all(list(reasons)))
+
+
 def _note(status: Status, path: str, record_id: str | None, reasons: tuple[str, ...], code: str | None) -> str:
     if status == "needs_review":
         head = "This document needs a manual check; nothing was published."
+        explained = f"In plain words / in gewone woorden:\n{_plain_words(reasons)}"
     else:
         head = f"This file could not be processed as an identity document ({code or 'error'}); nothing was published."
+        explained = ""
     return (
         f"{head}\nThe original stays where it is: {path}\n"
-        f"Record id: {record_id or '-'}\nReasons:\n{_bullets(reasons)}"
+        f"Record id: {record_id or '-'}\nReasons:\n{_bullets(reasons)}{explained}"
     )
 
 
