@@ -16,6 +16,7 @@ by the current key, and never when dated in the future. See docs/page.md.
 from __future__ import annotations
 
 import base64
+import math
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -341,7 +342,8 @@ def drawn_regions(form: Any) -> "list[Region] | None":
         page = item.get("page", 0) if isinstance(item, dict) else None
         if (
             not isinstance(page, int) or not 0 <= page < 1000 or not isinstance(box, list) or len(box) != 4
-            or not all(isinstance(v, (int, float)) for v in box) or box[2] - box[0] < 1 or box[3] - box[1] < 1
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
+            or box[2] - box[0] < 1 or box[3] - box[1] < 1
         ):
             raise error(400, "invalid_request", "Each region needs a page and a box [x0, y0, x1, y1] with x0 < x1, y0 < y1.")
         regions.append(Region(RegionKind.OTHER, page, tuple(max(0.0, float(v)) for v in box), "drawn by the requester"))

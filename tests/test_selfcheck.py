@@ -229,6 +229,11 @@ def test_requester_boxes_what_the_check_missed(server: Server, client: httpx.Cli
     assert shown.format == "JPEG" and max(shown.size) <= 1200
     assert abs(shown.width / shown.height - page["width"] / page["height"]) < 0.01
 
+    # Boxes that are not boxes are a clear 400 (JSON allows NaN and Infinity: not here).
+    for bad in ("[[0, 0, 10, 10]]", '[{"page": 0, "box": [0, 0, NaN, 10]}]', '[{"box": [10, 10, 0, 0]}]', "{}"):
+        refused = self_check(client, data, regions=bad)
+        assert refused.status_code == 400 and refused.json()["detail"]["code"] == "invalid_request", bad
+
     # A box in a corner does not answer "a number beside its label we cannot read": the page
     # is told where the number should be, outlined in red.
     elsewhere = self_check(client, data, regions=json.dumps([{"page": 0, "box": [0, 0, 40, 40]}]))
