@@ -170,7 +170,9 @@ async def publish(
         raise error(409, "in_progress", "Someone else is publishing this item right now.")
     try:
         data = await _original(services, row)
-        review = Review("staff", added, kept=kept, dropped=len(body.dropped), reviewer=key.id, reasons=tuple(row.reasons))
+        review = Review(
+            "staff", added, kept=kept, dropped=len(body.dropped), reviewer=key.id, reasons=tuple(row.reasons), item=row.id
+        )
         outcome = await services.runner.call(worker.finish, (data, review, row.purpose), keyed=True)
         del data
         if outcome.status != "redacted" or outcome.output is None:
@@ -218,7 +220,8 @@ async def reject(
     row = await _row(services, review_id)
     reason = " ".join(body.reason.split())
     unsigned = build_record(status="rejected", reasons=[reason])
-    unsigned["review"] = Review("staff", (), reviewer=key.id, reasons=tuple(row.reasons)).block(unsigned["issued_at"])
+    review = Review("staff", (), reviewer=key.id, reasons=tuple(row.reasons), item=row.id)
+    unsigned["review"] = review.block(unsigned["issued_at"])
     record = await run_in_threadpool(services.keys.sign, unsigned)
     if not await run_in_threadpool(review_queue.remove, services.review, row, "reject", key.id):
         raise error(404, "not_found", "No such review item (it was just published or rejected).")

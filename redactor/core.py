@@ -158,11 +158,13 @@ class Review:
     dropped: int = 0  # proposals the reviewer removed (a false alarm over a name, say)
     reviewer: str | None = None  # the staff member's API key id
     reasons: tuple[str, ...] = ()  # why the document needed review
+    item: str | None = None  # the review station's item id (its audit entries carry it too)
 
     def block(self, at: str) -> dict[str, object]:
         """The record's `review` member: who finished the document, when, and what they changed."""
         return {
             "by": self.by,
+            "review_id": self.item,
             "reviewer_key_id": self.reviewer,
             "at": at,
             "regions_added": len(self.added),

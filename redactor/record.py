@@ -251,6 +251,7 @@ class ReviewBlock(_Open):
     """Present when a person finished the document (redactor.core.Review.block)."""
 
     by: str  # "staff" (review station) or "requester" (self-check page)
+    review_id: str | None = None  # the review station's item (staff only)
     reviewer_key_id: str | None = None
     at: str | None = None
     regions_added: int = 0

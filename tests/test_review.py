@@ -144,6 +144,7 @@ def test_intake_item_is_queued_listed_and_published_with_one_added_box(
     assert record["status"] == "redacted"
     assert record["review"]["by"] == "staff" and record["review"]["regions_added"] == 1
     assert record["review"]["reviewer_key_id"] == keys["review"].split("_")[1]
+    assert record["review"]["review_id"] == review_id  # the record names the queue item it finished
 
     # The copy is stored for the intake like any other, under the submitter's reference.
     stored = client.get("/v1/redactions?reference=case-11", headers=auth(keys["read"])).json()["items"]
