@@ -102,10 +102,26 @@ def _count(labels: list[str], lines: list[TextLine]) -> int:
     for label in labels:
         key = squash(label)
         if len(key) >= 7:
-            found += key in text
+            found += key in text or (len(key) >= FUZZY_LABEL_CHARS and any(_one_edit(key, w) for w in words))
         else:
             found += key in words
     return found
+
+
+# A label this long may be read with one character wrong, missing or extra ("RIJBEWIS"):
+# OCR drops a narrow letter now and then, and no ordinary word is one edit from a title.
+FUZZY_LABEL_CHARS = 8
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """At most one substitution, insertion or deletion turns `a` into `b`."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i, (x, y) in enumerate(zip(short, long_)) if x != y), len(short))
+    return short[i:] == long_[i + 1 :]
 
 
 def _licence_fields(lines: list[TextLine]) -> int:

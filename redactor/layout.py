@@ -69,7 +69,9 @@ def _photo_box(
     for line in lines:
         if line.confidence < 0.8 or len(line.text.strip()) < 3:
             continue
-        if not (line.box[1] < box[3] and line.box[3] > box[1]):
+        # Only a line at the face's height is a field beside the photo: a title printed above
+        # the photo reaches into the grown box's top margin and must not cut the photo short.
+        if not (line.box[1] < face[3] and line.box[3] > face[1]):
             continue
         # Fields printed beside the photo stay readable; the face itself is never cut.
         if face[2] < line.box[0] < right:

@@ -114,6 +114,15 @@ def test_driving_licence_generation_follows_field_4d() -> None:
     assert _classify(new, has_face=True) == "nl_driving_licence_2025"
 
 
+def test_a_title_read_with_one_letter_missing_still_names_the_document() -> None:
+    # OCR read "RIJBEWIS" on a clean 300 dpi scan (sample_docs/generate.py --seed 11): the
+    # licence must not become "no identity document" and go to review for one dropped letter.
+    misread = _lines("RIJBEWIS", "KONINKRIJK DER NEDERLANDEN", "1. VISSER", "2. Anna Maria", "4a. 06.11.2019", "4d. 438719347")
+    assert _classify(misread, has_face=True) == "nl_driving_licence_2006"
+    # ... but a word two edits away from every title is still no title.
+    assert _classify(_lines("RIBEWIS", "1. VISSER", "2. Anna Maria", "4a. 06.11.2019"), has_face=True) == "not_an_id"
+
+
 def test_holder_page_back_from_a_qr_code_beside_a_bsn() -> None:
     back = _lines("KONINKRIJK DER NEDERLANDEN", "Persoonsnummer / Personal No.", "999999990")
     assert _classify(back, has_qr=True, has_bsn=True) == "nl_passport_2021_holder_back"

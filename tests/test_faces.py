@@ -43,3 +43,19 @@ def test_haar_sees_no_face_in_text_and_guilloche(haar, sample_entries):
     for g in ghost:  # the ghost portrait is a face: paint it out of this text-only view
         text_only[int(g[1]) : int(g[3]), max(0, int(g[0]) - int(right) - 10) : int(g[2]) - int(right) - 10] = 255
     assert haar.detect(text_only) == []
+
+
+def test_a_title_above_the_photo_does_not_cut_the_photo_short():
+    """A field beside the photo, at the face's height, ends the photo zone; a title printed
+    above the photo only reaches the zone's top margin and must not end it (the licence of
+    sample_docs/generate.py --seed 11, turned 90 degrees, kept a strip of its photo that way)."""
+    from redactor.core import TextLine
+    from redactor.faces import Face
+    from redactor.layout import face_zones
+
+    face = Face((100.0, 200.0, 200.0, 320.0), 0.9)  # the photo around it: about x 20-280
+    title = TextLine("KONINKRIJK DER NEDERLANDEN", (230.0, 110.0, 600.0, 135.0), 0.99, "test")
+    field = TextLine("1. MEIJER", (300.0, 250.0, 420.0, 275.0), 0.99, "test")
+    (zone,) = face_zones([face], [], [title, field], (800, 600), None)
+    assert zone.box[2] >= 280, "the title above the photo cut the photo zone short"
+    assert zone.box[2] <= field.box[0], "the zone covers the field beside the photo"
