@@ -185,6 +185,21 @@ class MrzResult:
         values = [f.text.strip("<").split("<<")[0].replace("<", "") for f in self.personal_fields]
         return [v for v in values if len(v) >= 4]
 
+    def unverified_text(self) -> str:
+        """The MRZ lines joined, with every field whose check digit passes (document number,
+        birth and expiry date) and that digit replaced by filler: what is left could still
+        hide a personal number. A BSN printed elsewhere whose digits happen to run through a
+        verified date ('351222' holds '51222') is not one hidden in the MRZ."""
+        fmt = _BY_NAME[self.format]
+        rows = [list(line) for line in self.lines]
+        for name in CHECKED_FIELDS:
+            if self.checks.get(name):
+                f = fmt.field(name)
+                assert f.check is not None  # every CHECKED_FIELDS entry has a check digit
+                for i in (*range(f.start, f.end), f.check):
+                    rows[f.line][i] = "<"
+        return "".join("".join(r) for r in rows)
+
     def cell_box(self, line: int, start: int, end: int) -> Box:
         """The box of character cells [start, end) of an MRZ line, with a safety margin.
 

@@ -59,7 +59,7 @@ class PageSecrets:
     values: tuple[str, ...]  # personal numbers as read before redaction
     text_boxes: tuple[Box, ...]  # where numbers were blacked out
     mrz_box: Box | None  # the whole MRZ, if there is one
-    mrz_text: str = ""  # the MRZ as read before redaction
+    mrz_text: str = ""  # the MRZ as read before redaction, check-digit-verified fields as filler
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def secrets_of(findings: PageFindings) -> PageSecrets:
         for b in mrz.line_boxes[1:]:
             mrz_box = union(mrz_box, b)
     unique = tuple(dict.fromkeys(v for v in (_normal(v) for v in values) if len(v) >= LEAK_RUN))
-    mrz_text = "".join(mrz.lines) if mrz is not None else ""
+    mrz_text = mrz.unverified_text() if mrz is not None else ""
     return PageSecrets(upright.page.index, upright.k, upright.page.size, unique, tuple(boxes), mrz_box, mrz_text)
 
 
