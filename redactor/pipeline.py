@@ -188,12 +188,10 @@ def redact_document(
     purpose: str | None = None,
 ) -> Outcome:
     """The automatic path: published only when nothing is in doubt and verification is clean."""
-    document = _load(data, keys, settings)
-    if isinstance(document, Outcome):
-        return document
-    findings = _find_all(document, engines, keys)
-    if isinstance(findings, Outcome):
-        return findings
+    analysed = _analyse(data, engines, keys, settings)
+    if isinstance(analysed, Outcome):
+        return analysed
+    document, findings = analysed
     decision = decide(findings)
     if decision.reasons:
         return _needs_review(decision.reasons, findings, engines, keys, proposed=decision.regions)
@@ -212,12 +210,10 @@ def redact_reviewed(
     """A person has looked (`review`): black out what they kept and added, then verify the
     result exactly as the automatic path does. Their boxes answer the doubts that sent the
     document to review; what verification still sees stops publication again."""
-    document = _load(data, keys, settings)
-    if isinstance(document, Outcome):
-        return document
-    findings = _find_all(document, engines, keys)
-    if isinstance(findings, Outcome):
-        return findings
+    analysed = _analyse(data, engines, keys, settings)
+    if isinstance(analysed, Outcome):
+        return analysed
+    document, findings = analysed
     if review.kept is None:  # a requester: the pipeline's proposals, and the doubts they answer
         decision = decide(findings)
         review = replace(review, kept=tuple(decision.regions), reasons=tuple(decision.reasons))
@@ -257,17 +253,18 @@ def render_pages(
     return [preview(p.image, max_side, fmt) for p in pages if only is None or p.index in only]
 
 
-def _load(data: bytes, keys: KeyStore, settings: Settings) -> Document | Outcome:
+def _analyse(
+    data: bytes, engines: Engines, keys: KeyStore, settings: Settings
+) -> tuple[Document, list[PageFindings]] | Outcome:
+    """load -> normalise -> find, for both paths; the Outcome when the file is rejected or the
+    analysis fails (then nothing is published)."""
     try:
-        return loader.load(data, settings)
+        document = loader.load(data, settings)
     except RejectedInput as exc:
         record = keys.sign(build_record(status="rejected", reasons=[exc.message]))
         return Outcome(status="rejected", reasons=[exc.message], record=record, reject_code=exc.code)
-
-
-def _find_all(document: Document, engines: Engines, keys: KeyStore) -> list[PageFindings] | Outcome:
     try:
-        return [find(upright(page, engines.ocr), engines) for page in document.pages]
+        return document, [find(upright(page, engines.ocr), engines) for page in document.pages]
     except Exception:  # noqa: BLE001 - a bug must not publish anything, nor crash a batch
         log.exception("analysis failed")
         reasons = ["The document could not be analysed completely; a person must check it."]

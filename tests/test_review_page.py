@@ -14,23 +14,12 @@ import pytest
 from PIL import Image
 
 from api_support import Server, sample
-from test_page import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SHOTS, Watch
+from test_page import DESKTOP, PHONE, SHOTS, Watch
 
 pytestmark = pytest.mark.browser
 
 SMEARED = "nl_idcard_2021_back_bsn_smeared.jpg"
 RESULT_TIMEOUT_MS = 240_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
