@@ -6,23 +6,28 @@ It is judged cheaply: text is detected once on a downscaled page, and only a few
 longest lines are read, cut from the full page and turned each way their shape allows
 (a wide line: as is or upside down; a tall one: a quarter turn either way). The turn whose
 readings are most confident, look like an MRZ or hold the label words of identity documents
-wins. Then the page is read once, upright.
+wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only where
+its text is, so a card on it is read at the size OCR needs instead of shrunk with the page.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from redactor.core import Box, Page, TextLine
-from redactor.geometry import rotate_box, unrotate_box
-from redactor.ocr import OcrEngine
+from redactor.geometry import clip, pad, rotate_box, unrotate_box
+from redactor.ocr import MAX_SIDE, OcrEngine
 
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
 FEW_LINES = 4
+# A big page is read only where its text is (plus this share of that area's size around it),
+# when that makes the text at least this much larger for OCR.
+WINDOW_MARGIN = 0.12
+WINDOW_MIN_GAIN = 1.25
 # How many lines are read in each candidate turn, and how much of each (in line heights).
 SAMPLE_LINES = 5
 MAX_RATIO = 12
@@ -117,7 +122,13 @@ def _conclusive(readings: list[tuple[str, float]]) -> bool:
 
 
 def orientation(image: np.ndarray, ocr: OcrEngine) -> int:
-    """k such that np.rot90(image, k) is upright (0 when there is no text to tell).
+    """k such that np.rot90(image, k) is upright (0 when there is no text to tell)."""
+    return _turn(image, ocr)[0]
+
+
+def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
+    """k such that np.rot90(image, k) is upright, and the text boxes found on the way (in the
+    image's pixels).
 
     Lines are mostly wide on a page that is upright or upside down, tall on one turned a
     quarter: the likelier turn of the likelier shape is read first, and when it reads
@@ -136,18 +147,48 @@ def orientation(image: np.ndarray, ocr: OcrEngine) -> int:
         readings = ocr.recognise(crops)
         scores[k] = text_score(readings)
         if k == order[0] and _conclusive(readings):
-            return k
+            return k, boxes
         # Both turns of the likelier shape read: the other shape only when neither read at all.
         if k == order[1] and max(scores.values()) > 0:
             break
-    return max(scores, key=lambda k: (scores[k], k == 0))
+    return max(scores, key=lambda k: (scores[k], k == 0)), boxes
+
+
+def reading_window(boxes: list[Box], width: int, height: int) -> Box | None:
+    """The part of a big page that holds all its text, when reading only that part sees the
+    text larger. OCR shrinks a page to MAX_SIDE pixels; an ID card on an A4 scan or PDF page
+    then has print a few pixels high, and its labels are lost. None: read the whole page."""
+    page_scale = min(1.0, MAX_SIDE / max(width, height))
+    if page_scale == 1.0 or len(boxes) < FEW_LINES:
+        return None
+    extent = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    # Small print the first look missed sits around what it found (labels above values,
+    # a title above the fields): a wide margin.
+    window = clip(pad(extent, WINDOW_MARGIN * max(extent[2] - extent[0], extent[3] - extent[1])), width, height)
+    window_scale = min(1.0, MAX_SIDE / max(window[2] - window[0], window[3] - window[1]))
+    return window if window_scale >= WINDOW_MIN_GAIN * page_scale else None
+
+
+def _read(image: np.ndarray, window: Box | None, ocr: OcrEngine) -> list[TextLine]:
+    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
+    if window is None:
+        return ocr.read(image, fix_upside_down=False)
+    x0, y0, x1, y1 = (int(v) for v in window)
+    return [_shift_line(l, x0, y0) for l in ocr.read(image[y0:y1, x0:x1], fix_upside_down=False)]
+
+
+def _shift_line(line: TextLine, dx: float, dy: float) -> TextLine:
+    def move(b: Box) -> Box:
+        return (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
+
+    return replace(line, box=move(line.box), chars=tuple(move(c) for c in line.chars))
 
 
 def upright(page: Page, ocr: OcrEngine) -> UprightPage:
     w, h = page.size
-    k = orientation(page.image, ocr)
+    k, boxes = _turn(page.image, ocr)
     image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
-    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
-    lines = ocr.read(image, fix_upside_down=False)
+    window = reading_window([rotate_box(b, k, w, h) for b in boxes], image.shape[1], image.shape[0])
+    lines = _read(image, window, ocr)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
     return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)

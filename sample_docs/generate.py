@@ -1365,6 +1365,20 @@ def build_id_cards(seed: int, assets: Assets, out: Output) -> None:
                         "invisible OCR text layer that holds the BSN", list(size), "2021",
                         "PDF with hidden OCR text layer", box_units="pt"))
 
+    # one card front on an A4 page, image-only PDF: shrunk whole to OCR size its labels are a few
+    # pixels high, so a reader must look closer where the card is
+    rng, nrng = rngs(seed, "id2021_front_a4_pdf")
+    person = make_person(rng, ISSUE_YEARS["2021"])
+    sheet = on_bed([(draw_id_front(person, ppmm_of(200), assets, rng, "2021"), (25, 25))], A4_MM, ppmm_of(200),
+                   rounded_mm=3.18, bed=(251, 251, 251))
+    sheet.image = scan_noise(sheet.image, nrng, 1.5)
+    data, (portraits, numbers, keep, qr), size = pdf_document(
+        [(sheet, jpeg_bytes(sheet.image, 200, quality=82), 200, A4_PT)], False)
+    out.add(data, Entry("nl_idcard_2021_front_a4.pdf", "id_card_front", "NLD", "redacted", person.surname,
+                        portraits, numbers, keep, qr, sheet.mrz, ID_NOTES[("2021", "front")] + "; the card alone "
+                        "near the top left of an A4 page, 200 dpi JPEG in a PDF, no text layer", list(size), "2021",
+                        "PDF, image only, card on A4", box_units="pt"))
+
     # phone photos: a 2021 front, and a small (800 px) 2014 front
     for name, key, model, small in [("nl_idcard_2021_front_phone_photo.jpg", "id2021_front_phone", "2021", False),
                                     ("nl_idcard_2014_front_phone_small.jpg", "id2014_front_small", "2014", True)]:
@@ -1495,9 +1509,102 @@ def build_foreign_and_letters(seed: int, assets: Assets, out: Output) -> None:
               "but shows no document: must not be published as an identity document (needs_review or rejected)")
 
 
-def build(seed: int) -> Output:
+# --- every document in every capture style (--matrix): an evaluation set, not committed
+
+MATRIX_DOCS = ("passport_2014", "passport_2021", "passport_pre2014", "holder_back_2021", "id_2014_front",
+               "id_2014_back", "id_2021_front", "id_2021_back", "licence_2006", "licence_2025")
+MATRIX_STYLES = ("scan300", "phone", "phone_small", "rot90", "rot180", "rot270", "lowres", "skew", "pdf")
+
+
+def matrix_document(seed: int, doc: str, style: str, dpi: int, assets: Assets,
+                    ) -> tuple[Sheet, str, str, str, str | None, bool, random.Random, np.random.Generator]:
+    """One document drawn at `dpi`: (sheet scanned flat, kind, generation, notes, surname, is_card, rngs)."""
+    rng, nrng = rngs(seed, f"matrix:{doc}:{style}")
+    ppmm = ppmm_of(dpi)
+    if doc.startswith("passport_"):
+        model = doc.split("_")[1]
+        person = make_person(rng, ISSUE_YEARS[model])
+        sheet = draw_passport(person, nl_passport_models()[model], ppmm, assets, rng)
+        return sheet, "passport_data_page", model, MODEL_NOTES[model], person.surname, False, rng, nrng
+    if doc == "holder_back_2021":
+        person = make_person(rng, ISSUE_YEARS["2021"])
+        printed = rng.choice([person.bsn, grouped(person.bsn, (3, 3), " ")])
+        sheet = draw_holder_back_2021(person, ppmm, rng, printed)
+        return sheet, "passport_holder_page_back", "2021", "NL passport 2021, holder-page back", None, False, rng, nrng
+    if doc.startswith("id_"):
+        _, model, side = doc.split("_")
+        person = make_person(rng, ISSUE_YEARS[model])
+        sheet = draw_id_front(person, ppmm, assets, rng, model) if side == "front" else draw_id_back(person, ppmm, rng, model)
+        surname = person.surname if side == "front" else None
+        return sheet, f"id_card_{side}", model, ID_NOTES[(model, side)], surname, True, rng, nrng
+    model = doc.split("_")[1]
+    person = make_person(rng, (2013, 2023) if model == "2006" else (2025, 2025))
+    licence_no = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(9))
+    sheet = draw_driving_licence(person, licence_no, ppmm, assets, rng, model)
+    return sheet, "driving_licence", model, f"NL driving licence {model}", person.surname, True, rng, nrng
+
+
+def build_matrix(seed: int, assets: Assets, out: Output) -> None:
+    """Each document of MATRIX_DOCS in each capture style of MATRIX_STYLES."""
+    for doc in MATRIX_DOCS:
+        for style in MATRIX_STYLES:
+            dpi = {"scan300": 300, "phone": 250, "phone_small": 250, "lowres": 300, "pdf": 200}.get(style, 200)
+            sheet, kind, generation, notes, surname, is_card, rng, nrng = matrix_document(seed, doc, style, dpi, assets)
+            scan = (lambda s, d: card_scan(s, d)) if is_card else (lambda s, d: passport_scan(s, d))
+            name = f"m_{doc}_{style}"
+            common = dict(kind=kind, generation=generation, country="NLD", surname=surname)
+            if style in ("phone", "phone_small"):
+                avoid = [m.quad for m in sheet.marks if m.role in ("personal_number", "qr")]
+                for glare in ((0.56, 0.09), (0.45, 0.9), None):  # glare never on a BSN or QR code
+                    try:
+                        photo = phone_photo(sheet, rng, nrng, avoid, glare, blur=1.6 if style == "phone_small" else 1.1)
+                        break
+                    except AssertionError:
+                        continue
+                if style == "phone_small":
+                    photo = downscale(photo, 0.5)
+                out.image(name + ".jpg", photo, jpeg_bytes(photo.image, 72, quality=85), **common, notes=notes,
+                          capture="phone photo, perspective", precision="warped")
+            elif style.startswith("rot"):
+                degrees = int(style[3:])
+                turned = rotate(scan(sheet, dpi), degrees)
+                turned.image = scan_noise(turned.image, nrng, 2.0)
+                out.image(name + ".jpg", turned, jpeg_bytes(turned.image, dpi), **common, notes=notes,
+                          capture=f"pixels turned {degrees} degrees clockwise", rotation=degrees)
+            elif style == "lowres":
+                low_dpi = rng.choice([100, 110, 120])
+                small = downscale(scan(sheet, dpi), low_dpi / dpi)
+                small.image = scan_noise(small.image, nrng, 1.5)
+                out.image(name + ".jpg", small, jpeg_bytes(small.image, low_dpi), **common, notes=notes,
+                          capture=f"low resolution, {low_dpi} dpi")
+            elif style == "skew":
+                degrees = rng.choice([-4.0, -2.5, 2.5, 4.0])
+                tilted = skew(scan(sheet, dpi) if is_card else passport_scan(sheet, dpi, margin_mm=12), degrees)
+                tilted.image = scan_noise(tilted.image, nrng, 2.0)
+                out.image(name + ".jpg", tilted, jpeg_bytes(tilted.image, dpi), **common, notes=notes,
+                          capture=f"skewed {degrees:g} degrees", precision="warped")
+            elif style == "pdf":
+                page = on_bed([(sheet, (25, 25))], A4_MM, ppmm_of(dpi), rounded_mm=3.18 if is_card else 1.0,
+                              bed=(251, 251, 251))
+                page.image = scan_noise(page.image, nrng, 1.5)
+                data, (portraits, numbers, keep, qr), size = pdf_document(
+                    [(page, jpeg_bytes(page.image, dpi, quality=82), dpi, A4_PT)], False)
+                out.add(data, Entry(name + ".pdf", kind, "NLD", "redacted", surname, portraits, numbers, keep, qr,
+                                    page.mrz, notes + "; A4 PDF, image only", list(size), generation,
+                                    "PDF, image only", box_units="pt"))
+            else:
+                flat = scan(sheet, dpi)
+                flat.image = scan_noise(flat.image, nrng, 2.0)
+                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi), **common, notes=notes,
+                          capture=f"flatbed {dpi} dpi")
+
+
+def build(seed: int, matrix: bool = False) -> Output:
     assets = load_assets()
     out = Output()
+    if matrix:
+        build_matrix(seed, assets, out)
+        return out
     build_passports(seed, assets, out)
     build_id_cards(seed, assets, out)
     build_driving_licences(seed, assets, out)
@@ -1517,8 +1624,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    ap.add_argument("--matrix", action="store_true",
+                    help="every Dutch document in every capture style (%d files), for evaluation; needs --out"
+                    % (len(MATRIX_DOCS) * len(MATRIX_STYLES)))
     args = ap.parse_args(argv)
-    write(build(args.seed), args.out)
+    if args.matrix and args.out == Path(__file__).resolve().parent:
+        ap.error("--matrix writes an evaluation set: give --out DIR outside sample_docs/")
+    write(build(args.seed, args.matrix), args.out)
     return 0
 
 
