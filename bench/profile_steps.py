@@ -76,7 +76,7 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
         stack.enter_context(mock.patch.object(target, name, clock.wrap(label, getattr(target, name))))
 
     patch(load, "load", "load")
-    patch(normalise, "orientation", "orientation")
+    patch(normalise, "_turn", "orientation")
     patch(type(engines.ocr), "read", "page ocr")
     patch(mrz, "read", "mrz")
     patch(pipeline, "find_numbers", "numbers")
