@@ -82,3 +82,19 @@ def test_sample_document_in_every_quarter_turn_ends_upright(name, ocr):
 @pytest.mark.parametrize("name", _specimens() or ["none"])
 def test_specimen_in_every_quarter_turn_ends_upright(name, ocr):
     _assert_all_turns_upright(_first_page(SPECIMENS / name), SPECIMEN_TURN.get(name, 0), ocr)
+
+
+def test_a_card_on_a_big_page_is_read_where_its_text_is_and_a_full_page_whole():
+    from redactor.normalise import reading_window
+
+    a4 = (1654, 2339)  # 200 dpi: OCR would shrink it to 1400 px high
+    card_lines = [(230, 220, 570, 240), (430, 290, 550, 300), (430, 310, 520, 330), (430, 560, 600, 610)]
+    window = reading_window(card_lines, *a4)
+    assert window is not None
+    # every line inside, with room around them for labels the first look missed
+    assert all(window[0] < b[0] and window[1] < b[1] and b[2] < window[2] and b[3] < window[3] for b in card_lines)
+    assert window[2] - window[0] < a4[0] / 2 and window[3] - window[1] < a4[1] / 3
+    # text all over the page: nothing to gain, the page is read whole
+    assert reading_window(card_lines + [(100, 2100, 1500, 2200)], *a4) is None
+    # a page OCR does not shrink is always read whole
+    assert reading_window(card_lines, 1200, 900) is None
