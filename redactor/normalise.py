@@ -13,13 +13,13 @@ its text is, so a card on it is read at the size OCR needs instead of shrunk wit
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from redactor.core import Box, Page, TextLine
 from redactor.geometry import clip, pad, rotate_box, unrotate_box
-from redactor.ocr import MAX_SIDE, OcrEngine
+from redactor.ocr import MAX_SIDE, OcrEngine, read_area
 
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
@@ -169,26 +169,15 @@ def reading_window(boxes: list[Box], width: int, height: int) -> Box | None:
     return window if window_scale >= WINDOW_MIN_GAIN * page_scale else None
 
 
-def _read(image: np.ndarray, window: Box | None, ocr: OcrEngine) -> list[TextLine]:
-    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
-    if window is None:
-        return ocr.read(image, fix_upside_down=False)
-    x0, y0, x1, y1 = (int(v) for v in window)
-    return [_shift_line(l, x0, y0) for l in ocr.read(image[y0:y1, x0:x1], fix_upside_down=False)]
-
-
-def _shift_line(line: TextLine, dx: float, dy: float) -> TextLine:
-    def move(b: Box) -> Box:
-        return (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
-
-    return replace(line, box=move(line.box), chars=tuple(move(c) for c in line.chars))
-
-
 def upright(page: Page, ocr: OcrEngine) -> UprightPage:
     w, h = page.size
     k, boxes = _turn(page.image, ocr)
     image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
     window = reading_window([rotate_box(b, k, w, h) for b in boxes], image.shape[1], image.shape[0])
-    lines = _read(image, window, ocr)
+    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
+    if window is None:
+        lines = ocr.read(image, fix_upside_down=False)
+    else:
+        lines = read_area(ocr, image, window, fix_upside_down=False)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
     return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import replace
 from typing import Protocol
 
 import cv2
@@ -35,6 +36,24 @@ class OcrEngine(Protocol):
 
 MAX_SIDE = 1400
 MAX_DETECT_UPSCALE = 3.0
+
+
+def read_area(
+    ocr: OcrEngine, image: np.ndarray, area: Box, *, scale: float = 1.0, fix_upside_down: bool = True
+) -> list[TextLine]:
+    """OCR one area of `image`, enlarged `scale` times first; the lines in `image`'s pixels."""
+    x0, y0, x1, y1 = int(area[0]), int(area[1]), int(np.ceil(area[2])), int(np.ceil(area[3]))
+    part = image[y0:y1, x0:x1]
+    if part.size == 0:
+        return []
+    if scale != 1:
+        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+    def back(b: Box) -> Box:
+        return (b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0)
+
+    lines = ocr.read(np.ascontiguousarray(part), fix_upside_down=fix_upside_down)
+    return [replace(l, box=back(l.box), chars=tuple(back(c) for c in l.chars)) for l in lines]
 
 
 def _quad_box(quad: list[list[float]], scale: float = 1.0) -> Box:

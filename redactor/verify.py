@@ -20,13 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from redactor.core import Box, PageFindings, Region, RegionKind, TextLine
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector
 from redactor.geometry import area, clip, intersection, pad, rotate_box, union, unrotate_box
-from redactor.ocr import OcrEngine
+from redactor.ocr import OcrEngine, read_area
 from redactor.qr import find_qr_codes
 from redactor.redact import black_out
 
@@ -152,15 +151,7 @@ def _read_crop(upright: np.ndarray, crop: Box, text_height: float, ocr: OcrEngin
         return []
     # Enlarged for small text, but never past what the OCR reads in one go.
     scale = min(4.0, max(1.0, READ_TEXT_HEIGHT / max(1.0, text_height)), max(1.0, MAX_CROP_SIDE / max(part.shape[:2])))
-    if scale > 1:
-        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    lines = []
-    for line in ocr.read(np.ascontiguousarray(part)):
-        def back(b: Box) -> Box:
-            return (b[0] / scale + x0, b[1] / scale + y0, b[2] / scale + x0, b[3] / scale + y0)
-
-        lines.append(TextLine(line.text, back(line.box), line.confidence, line.source, tuple(back(c) for c in line.chars)))
-    return lines
+    return read_area(ocr, upright, crop, scale=scale)
 
 
 def _leaked_spans(lines: list[TextLine], values: tuple[str, ...]) -> list[Box]:

@@ -185,6 +185,11 @@ def make_doc_number(rng: random.Random) -> str:
             + "".join(rng.choice(middle) for _ in range(6)) + str(rng.randint(0, 9)))
 
 
+def make_licence_number(rng: random.Random) -> str:
+    """10 digits, the first not 0 (driving licence field 5)."""
+    return str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(9))
+
+
 def random_date(rng: random.Random, first_year: int, last_year: int) -> date:
     year = rng.randint(first_year, last_year)
     month = rng.randint(1, 12)
@@ -1436,7 +1441,7 @@ def build_driving_licences(seed: int, assets: Assets, out: Output) -> None:
     def licence(key: str, model: str, dpi: int) -> tuple[Sheet, Person, random.Random, np.random.Generator]:
         rng, nrng = rngs(seed, key)
         person = make_person(rng, (2013, 2023) if model == "2006" else (2025, 2025))
-        licence_no = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(9))
+        licence_no = make_licence_number(rng)
         return draw_driving_licence(person, licence_no, ppmm_of(dpi), assets, rng, model), person, rng, nrng
 
     doc, person, rng, nrng = licence("driving_licence", "2006", 300)
@@ -1539,7 +1544,7 @@ def matrix_document(seed: int, doc: str, style: str, dpi: int, assets: Assets,
         return sheet, f"id_card_{side}", model, ID_NOTES[(model, side)], surname, True, rng, nrng
     model = doc.split("_")[1]
     person = make_person(rng, (2013, 2023) if model == "2006" else (2025, 2025))
-    licence_no = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(9))
+    licence_no = make_licence_number(rng)
     sheet = draw_driving_licence(person, licence_no, ppmm, assets, rng, model)
     return sheet, "driving_licence", model, f"NL driving licence {model}", person.surname, True, rng, nrng
 
@@ -1550,7 +1555,7 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
         for style in MATRIX_STYLES:
             dpi = {"scan300": 300, "phone": 250, "phone_small": 250, "lowres": 300, "pdf": 200}.get(style, 200)
             sheet, kind, generation, notes, surname, is_card, rng, nrng = matrix_document(seed, doc, style, dpi, assets)
-            scan = (lambda s, d: card_scan(s, d)) if is_card else (lambda s, d: passport_scan(s, d))
+            scan = card_scan if is_card else passport_scan
             name = f"m_{doc}_{style}"
             common = dict(kind=kind, generation=generation, country="NLD", surname=surname)
             if style in ("phone", "phone_small"):
