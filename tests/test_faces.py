@@ -59,3 +59,43 @@ def test_a_title_above_the_photo_does_not_cut_the_photo_short():
     (zone,) = face_zones([face], [], [title, field], (800, 600), None)
     assert zone.box[2] >= 280, "the title above the photo cut the photo zone short"
     assert zone.box[2] <= field.box[0], "the zone covers the field beside the photo"
+
+
+def _print_guilloche(image: np.ndarray, x0: int) -> np.ndarray:
+    """Dense wavy lines in lilac ink printed over everything right of x0, as the 2021 ID
+    card prints its security pattern over the ghost image (ink multiplies, it does not cover)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    ink = np.full(image.shape, 255, np.uint8)
+    xs = np.arange(x0, w)
+    for i, y in enumerate(range(0, h + 200, 3)):
+        line = np.stack([xs, y + 18 * np.sin(xs / 37.0 + i * 0.7)], axis=1).astype(np.int32)
+        cv2.polylines(ink, [line], False, (150, 100, 220), 2, cv2.LINE_AA)
+    return (image.astype(np.float32) * ink / 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("ghost_printed", [True, False])
+def test_the_ghost_under_coloured_print_is_matched_and_only_there(sample_entries, ghost_printed):
+    """The ghost of a 2021 ID card lies under a coloured guilloche; phone photos of it went to
+    review as "ghost image could not be located". It is found as a copy of the portrait; a card
+    whose ghost is gone gets no made-up ghost zone (the pipeline then asks for review)."""
+    from redactor.faces import CenterFaceDetector
+    from redactor.geometry import area, covered_fraction
+    from redactor.layout import find_ghost_copy
+
+    name = "nl_idcard_2021_front_scan300.jpg"
+    image = np.asarray(Image.open(SAMPLES / name).convert("RGB")).copy()
+    main = next(p["box"] for p in sample_entries[name]["portraits"] if p["type"] == "main")
+    ghost = next(p["box"] for p in sample_entries[name]["portraits"] if p["type"] == "ghost")
+    x0, y0, x1, y1 = (int(v) for v in ghost)
+    if not ghost_printed:  # paint the ghost out with the card's colour just above it
+        image[y0:y1, x0:x1] = np.median(image[y0 - 30 : y0 - 5, x0:x1].reshape(-1, 3), axis=0).astype(np.uint8)
+    image = _print_guilloche(image, int(main[2]) + 20)
+    face = max(CenterFaceDetector(threads=1).detect(image, threshold=0.5), key=lambda f: area(f.box))
+    match = find_ghost_copy(image, face.box, [tuple(main)])
+    if ghost_printed:
+        assert match is not None and match.accepted, match
+        assert covered_fraction(match.box, tuple(ghost)) > 0.9, (match.box, ghost)
+    else:
+        assert match is None or not match.accepted, match
