@@ -1518,7 +1518,10 @@ def build_foreign_and_letters(seed: int, assets: Assets, out: Output) -> None:
 
 MATRIX_DOCS = ("passport_2014", "passport_2021", "passport_pre2014", "holder_back_2021", "id_2014_front",
                "id_2014_back", "id_2021_front", "id_2021_back", "licence_2006", "licence_2025")
-MATRIX_STYLES = ("scan300", "phone", "phone_small", "rot90", "rot180", "rot270", "lowres", "skew", "pdf")
+# phone_rot90/270: a phone held upright photographs a card or passport lying across, and the
+# photo comes without an EXIF turn: perspective, glare and a quarter turn together.
+MATRIX_STYLES = ("scan300", "phone", "phone_small", "rot90", "rot180", "rot270", "lowres", "skew", "pdf",
+                 "phone_rot90", "phone_rot270")
 
 
 def matrix_document(seed: int, doc: str, style: str, dpi: int, assets: Assets,
@@ -1553,12 +1556,12 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
     """Each document of MATRIX_DOCS in each capture style of MATRIX_STYLES."""
     for doc in MATRIX_DOCS:
         for style in MATRIX_STYLES:
-            dpi = {"scan300": 300, "phone": 250, "phone_small": 250, "lowres": 300, "pdf": 200}.get(style, 200)
+            dpi = {"scan300": 300, "lowres": 300, "pdf": 200}.get(style, 250 if style.startswith("phone") else 200)
             sheet, kind, generation, notes, surname, is_card, rng, nrng = matrix_document(seed, doc, style, dpi, assets)
             scan = card_scan if is_card else passport_scan
             name = f"m_{doc}_{style}"
             common = dict(kind=kind, generation=generation, country="NLD", surname=surname)
-            if style in ("phone", "phone_small"):
+            if style.startswith("phone"):
                 avoid = [m.quad for m in sheet.marks if m.role in ("personal_number", "qr")]
                 for glare in ((0.56, 0.09), (0.45, 0.9), None):  # glare never on a BSN or QR code
                     try:
@@ -1568,8 +1571,11 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
                         continue
                 if style == "phone_small":
                     photo = downscale(photo, 0.5)
+                degrees = int(style[len("phone_rot"):]) if style.startswith("phone_rot") else 0
+                photo = rotate(photo, degrees) if degrees else photo
                 out.image(name + ".jpg", photo, jpeg_bytes(photo.image, 72, quality=85), **common, notes=notes,
-                          capture="phone photo, perspective", precision="warped")
+                          capture="phone photo, perspective" + (f", turned {degrees} degrees clockwise" if degrees else ""),
+                          rotation=degrees, precision="warped")
             elif style.startswith("rot"):
                 degrees = int(style[3:])
                 turned = rotate(scan(sheet, dpi), degrees)
