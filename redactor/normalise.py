@@ -3,8 +3,8 @@ quarter-turn rotations of the document itself (a passport photographed sideways,
 scanned upside down).
 
 It is judged cheaply: text is detected once on a downscaled page, and only a few of the
-longest lines are read, cut from the full page and turned each way their shape allows
-(a wide line: as is or upside down; a tall one: a quarter turn either way). The turn whose
+longest lines are read, cut from the full page along their slant and turned each way their
+shape allows (a wide line: as is or upside down; a tall one: a quarter turn either way). The turn whose
 readings are most confident, look like an MRZ or hold the label words of identity documents
 wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only where
 its text is, so a card on it is read at the size OCR needs instead of shrunk with the page.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from redactor.core import Box, Page, TextLine
@@ -71,24 +72,47 @@ def _rotate_line(line: TextLine, k: int, width: int, height: int) -> TextLine:
     )
 
 
-def _sample(boxes: list[Box], wide: bool) -> list[Box]:
+def _corners(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A line's top-left, top-right and bottom-left corners on the page. The detector's own
+    corner order follows x first and swaps ends on a nearly upright, slanted line; a line
+    slanted less than 45 degrees has its top-left corner nearest the page's top-left, and so on."""
+    sums, diffs = quad.sum(axis=1), quad[:, 0] - quad[:, 1]
+    return quad[np.argmin(sums)], quad[np.argmax(diffs)], quad[np.argmin(diffs)]
+
+
+def _sides(quad: np.ndarray) -> tuple[float, float]:
+    """A line's length along the page's x and y axes (top edge, left edge)."""
+    top_left, top_right, bottom_left = _corners(quad)
+    return float(np.linalg.norm(top_right - top_left)), float(np.linalg.norm(bottom_left - top_left))
+
+
+def _box(quad: np.ndarray) -> Box:
+    return (float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max()))
+
+
+def _sample(quads: list[np.ndarray], wide: bool) -> list[np.ndarray]:
     """The longest lines of one shape: long lines carry the most evidence (the MRZ is longest)."""
-    def long_side(b: Box) -> float:
-        return max(b[2] - b[0], b[3] - b[1])
-
-    shaped = [b for b in boxes if ((b[2] - b[0]) > (b[3] - b[1])) == wide]
-    return sorted(shaped, key=long_side, reverse=True)[:SAMPLE_LINES]
+    shaped = [q for q in quads if (_sides(q)[0] > _sides(q)[1]) == wide]
+    return sorted(shaped, key=lambda q: max(_sides(q)), reverse=True)[:SAMPLE_LINES]
 
 
-def _crop(image: np.ndarray, box: Box, k: int) -> np.ndarray:
-    """The box with a small margin (detection boxes are tight), cut from the full-resolution
-    page, turned k quarter turns, and cut to its first MAX_RATIO heights: the recogniser's
-    cost grows with the width, and the start of a line tells which way up it is."""
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    m = 0.15 * min(x1 - x0, y1 - y0)
-    xa, ya, xb, yb = int(max(0, x0 - m)), int(max(0, y0 - m)), int(min(w, x1 + m)), int(min(h, y1 + m))
-    crop = np.rot90(image[ya:yb, xa:xb], k)
+def _crop(image: np.ndarray, quad: np.ndarray, k: int) -> np.ndarray:
+    """The line with a small margin (detection boxes are tight), cut from the full-resolution
+    page along its slant (a phone photo's lines run askew; cut square, a turned line is a
+    diagonal stroke the recogniser cannot read), turned k quarter turns, and cut to its first
+    MAX_RATIO heights: the recogniser's cost grows with the width, and the start of a line
+    tells which way up it is."""
+    top_left, top_right, bottom_left = _corners(quad)
+    along_x, along_y = _sides(quad)
+    m = 0.15 * min(along_x, along_y)
+    ux = (top_right - top_left) / max(along_x, 1e-6)
+    uy = (bottom_left - top_left) / max(along_y, 1e-6)
+    w, h = round(along_x + 2 * m), round(along_y + 2 * m)
+    if w < 2 or h < 2:
+        return np.zeros((0, 0, 3), np.uint8)
+    corners = np.float32([top_left - m * ux - m * uy, top_right + m * ux - m * uy, bottom_left - m * ux + m * uy])
+    warp = cv2.getAffineTransform(corners, np.float32([[0, 0], [w, 0], [0, h]]))
+    crop = np.rot90(cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), k)
     return crop[:, : MAX_RATIO * crop.shape[0]]
 
 
@@ -133,12 +157,13 @@ def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
     Lines are mostly wide on a page that is upright or upside down, tall on one turned a
     quarter: the likelier turn of the likelier shape is read first, and when it reads
     conclusively nothing else is read."""
-    boxes = ocr.detect(image, max_side=DETECT_SIDE)
-    if len(boxes) < FEW_LINES:
+    quads = ocr.detect(image, max_side=DETECT_SIDE)
+    if len(quads) < FEW_LINES:
         # A card on an A4 scan has text too small to find at this size: look closer.
-        boxes = ocr.detect(image, max_side=2 * DETECT_SIDE)
-    wide, tall = _sample(boxes, True), _sample(boxes, False)
-    length = lambda bs: sum(max(b[2] - b[0], b[3] - b[1]) for b in bs)  # noqa: E731
+        quads = ocr.detect(image, max_side=2 * DETECT_SIDE)
+    boxes = [_box(q) for q in quads]
+    wide, tall = _sample(quads, True), _sample(quads, False)
+    length = lambda qs: sum(max(_sides(q)) for q in qs)
     order = [0, 2, 1, 3] if length(wide) >= length(tall) else [1, 3, 0, 2]
     scores: dict[int, float] = {}
     for k in order:

@@ -24,9 +24,10 @@ class OcrEngine(Protocol):
         """All text lines of an RGB image, in its pixel coordinates."""
         ...
 
-    def detect(self, image: np.ndarray, *, max_side: int) -> list[Box]:
-        """Where text lines are (no reading), on the image scaled to at most `max_side` pixels;
-        boxes in the image's own pixels."""
+    def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
+        """Where text lines are (no reading), on the image scaled to at most `max_side` pixels:
+        each line's quadrilateral (4x2: top-left, top-right, bottom-right, bottom-left; it
+        follows a slanted line) in the image's own pixels."""
         ...
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
@@ -91,7 +92,7 @@ class RapidOcrEngine:
             lines.append(TextLine(text=text, box=_quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
         return lines
 
-    def detect(self, image: np.ndarray, *, max_side: int) -> list[Box]:
+    def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         # The library's own detector upscales to a 736 px short side; for finding out which
         # way a page is turned a small image is enough, so resize here and skip that step.
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
@@ -105,7 +106,7 @@ class RapidOcrEngine:
         if prep is None:
             return []
         boxes, _ = det.postprocess_op(det.infer(prep)[0], small.shape[:2])
-        return [_quad_box(q, scale) for q in det.filter_tag_det_res(boxes, small.shape[:2])]
+        return [np.asarray(q, dtype=np.float32) / scale for q in det.filter_tag_det_res(boxes, small.shape[:2])]
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         if not crops:

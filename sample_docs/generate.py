@@ -1397,6 +1397,18 @@ def build_id_cards(seed: int, assets: Assets, out: Output) -> None:
                   notes=ID_NOTES[(model, "front")] + "; phone photo at an angle on a table, blur, glare on the "
                   "header" + ("; downscaled to 800 px wide" if small else ""))
 
+    # a phone held upright photographs the card lying across and askew on the table: perspective,
+    # lines slanted 6 degrees, and a quarter turn without an EXIF tag
+    doc, person, rng, nrng = card("id2014_back_phone_upright", "2014", 300, "back")
+    avoid = [m.quad for m in doc.marks if m.role == "personal_number"]
+    photo = phone_photo(doc, rng, nrng, avoid, glare_at=(0.56, 0.09), blur=1.1)
+    sheet = rotate(skew(photo, 6.0, bed=(92, 66, 47)), 90)
+    out.image("nl_idcard_2014_back_phone_upright.jpg", sheet, jpeg_bytes(sheet.image, 72, quality=85),
+              kind="id_card_back", generation="2014", country="NLD", surname=None, precision="warped", rotation=90,
+              capture="phone photo, perspective, askew 6 degrees, turned 90 degrees clockwise",
+              notes=ID_NOTES[("2014", "back")] + "; phone photo at an angle on a table, the card askew, taken "
+              "with the phone upright: pixels turned 90 degrees clockwise, no EXIF orientation")
+
     doc, person, rng, nrng = card("id2021_back_skew", "2021", 300, "back")
     sheet = skew(card_scan(doc, 300, margin_mm=8), 2.0)
     sheet.image = scan_noise(sheet.image, nrng, 2.0)

@@ -39,20 +39,10 @@ def _upright_samples() -> list[str]:
 SPECIMEN_TURN = {"0_pass-lva.jpg": 1}
 
 
-# Known weakness, kept visible: strict, so the test fails once it is fixed and the mark must go.
-KNOWN_WRONG = {
-    "62_pass-aus.png": "photographed at a steep angle: turned 270 degrees, its slanted lines are judged wide and it ends upside down",
-}
-
-
-def _specimens() -> list:
+def _specimens() -> list[str]:
     if not (SPECIMENS / "annotations.json").exists():
         return []
-    names = [e["file"] for e in json.loads((SPECIMENS / "annotations.json").read_text())]
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_WRONG[n], strict=True)) if n in KNOWN_WRONG else n
-        for n in names
-    ]
+    return [e["file"] for e in json.loads((SPECIMENS / "annotations.json").read_text())]
 
 
 @pytest.fixture(scope="module")
