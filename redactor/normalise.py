@@ -4,9 +4,9 @@ scanned upside down).
 
 It is judged cheaply: text is detected once on a downscaled page, and only a few of the
 longest lines are read, cut from the full page along their slant and turned each way their
-shape allows (a wide line: as is or upside down; a tall one: a quarter turn either way). The turn whose
-readings are most confident, look like an MRZ or hold the label words of identity documents
-wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only where
+shape allows (a wide line: as is or upside down; a tall one: a quarter turn either way). The
+turn whose readings are most confident, look like an MRZ or hold the label words of identity
+documents wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only where
 its text is, so a card on it is read at the size OCR needs instead of shrunk with the page.
 """
 

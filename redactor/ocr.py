@@ -26,8 +26,9 @@ class OcrEngine(Protocol):
 
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         """Where text lines are (no reading), on the image scaled to at most `max_side` pixels:
-        each line's quadrilateral (4x2: top-left, top-right, bottom-right, bottom-left; it
-        follows a slanted line) in the image's own pixels."""
+        each line's quadrilateral (4x2 corners; it follows a slanted line) in the image's own
+        pixels. The corner order is the detector's: on a nearly upright slanted line it does not
+        say which end is the top."""
         ...
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
