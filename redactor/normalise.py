@@ -6,8 +6,8 @@ It is judged cheaply: text is detected once on a downscaled page, and only a few
 longest lines are read, cut from the full page along their slant and turned each way their
 shape allows (a wide line: as is or upside down; a tall one: a quarter turn either way). The
 turn whose readings are most confident, look like an MRZ or hold the label words of identity
-documents wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only where
-its text is, so a card on it is read at the size OCR needs instead of shrunk with the page.
+documents wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only
+where its text is, so a card on it is read at the size OCR needs instead of shrunk with it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from redactor.core import Box, Page, TextLine
 from redactor.geometry import clip, pad, rotate_box, unrotate_box
-from redactor.ocr import MAX_SIDE, OcrEngine, read_area
+from redactor.ocr import MAX_SIDE, OcrEngine, quad_box, read_area
 
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
@@ -84,10 +84,6 @@ def _sides(quad: np.ndarray) -> tuple[float, float]:
     """A line's length along the page's x and y axes (top edge, left edge)."""
     top_left, top_right, bottom_left = _corners(quad)
     return float(np.linalg.norm(top_right - top_left)), float(np.linalg.norm(bottom_left - top_left))
-
-
-def _box(quad: np.ndarray) -> Box:
-    return (float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max()))
 
 
 def _sample(quads: list[np.ndarray], wide: bool) -> list[np.ndarray]:
@@ -161,7 +157,7 @@ def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
     if len(quads) < FEW_LINES:
         # A card on an A4 scan has text too small to find at this size: look closer.
         quads = ocr.detect(image, max_side=2 * DETECT_SIDE)
-    boxes = [_box(q) for q in quads]
+    boxes = [quad_box(q) for q in quads]
     wide, tall = _sample(quads, True), _sample(quads, False)
     length = lambda qs: sum(max(_sides(q)) for q in qs)
     order = [0, 2, 1, 3] if length(wide) >= length(tall) else [1, 3, 0, 2]

@@ -58,7 +58,8 @@ def read_area(
     return [replace(l, box=back(l.box), chars=tuple(back(c) for c in l.chars)) for l in lines]
 
 
-def _quad_box(quad: list[list[float]], scale: float = 1.0) -> Box:
+def quad_box(quad: list[list[float]] | np.ndarray, scale: float = 1.0) -> Box:
+    """The axis-aligned box around a quadrilateral's corners, divided by `scale`."""
     xs = [float(p[0]) / scale for p in quad]
     ys = [float(p[1]) / scale for p in quad]
     return (min(xs), min(ys), max(xs), max(ys))
@@ -89,8 +90,8 @@ class RapidOcrEngine:
         for item in result or []:
             quad, text, score = item[0], str(item[1]), float(item[2])
             char_quads = item[3] if len(item) > 3 else []
-            chars = tuple(_quad_box(q, scale) for q in char_quads) if len(char_quads) == len(text) else ()
-            lines.append(TextLine(text=text, box=_quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
+            chars = tuple(quad_box(q, scale) for q in char_quads) if len(char_quads) == len(text) else ()
+            lines.append(TextLine(text=text, box=quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
         return lines
 
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
