@@ -45,6 +45,15 @@ def _limit_threads(threads: int) -> None:
         os.environ.setdefault(var, str(threads))
 
 
+# Buffers from this size up come straight from the OS and go back when freed (glibc's
+# M_MMAP_THRESHOLD). Above the models' working buffers: the float input of text detection on
+# a 1400 px page is 3 x 1400 x 1400 x 4 B = 23.5 MB. At 1 MB every inference mapped and
+# faulted in fresh pages, and a worker spent 40% of its time in the kernel (bench/load.py:
+# 1.7x slower); with no fixed threshold a PDF bomb's pages stay in the heap (bench/pdf_memory.py:
+# peak 1269 MB against 1085 MB at this size).
+MMAP_THRESHOLD = 24 << 20
+
+
 def _return_freed_memory() -> None:
     """Large buffers (page images) straight from and back to the OS (glibc): by default malloc
     raises its mmap threshold after the first free and then keeps freed pages in the heap,
@@ -54,7 +63,7 @@ def _return_freed_memory() -> None:
         return
     libc = ctypes.CDLL(libc_name)
     if hasattr(libc, "mallopt"):
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: fixed at 1 MB
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
 
 
 def _trim_memory() -> None:
