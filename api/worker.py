@@ -48,9 +48,9 @@ def _limit_threads(threads: int) -> None:
 # Buffers from this size up come straight from the OS and go back when freed (glibc's
 # M_MMAP_THRESHOLD). Above the models' working buffers: the float input of text detection on
 # a 1400 px page is 3 x 1400 x 1400 x 4 B = 23.5 MB. At 1 MB every inference mapped and
-# faulted in fresh pages, and a worker spent 40% of its time in the kernel (bench/load.py:
-# 1.7x slower); with no fixed threshold a PDF bomb's pages stay in the heap (bench/pdf_memory.py:
-# peak 1269 MB against 1085 MB at this size).
+# faulted in fresh pages: up to 45% of the CPU went to the kernel under bench/load.py, and a
+# worker took 1.7x as long per document. With no fixed threshold a PDF bomb's pages stay in the
+# heap (bench/pdf_memory.py: peak 1269 MB against 1085 MB at this size).
 MMAP_THRESHOLD = 24 << 20
 
 
