@@ -140,7 +140,8 @@ def _hard_swish(g: _Graph) -> None:
             continue
         div = _only(readers.get(mul.output[0], []))
         over = g.scalar_operand(div, "Div")
-        if div is None or over is None or over[0] != mul.output[0] or over[1] != 6.0:
+        # Division is not commutative: the product must be the dividend.
+        if div is None or over is None or div.input[0] != mul.output[0] or over[1] != 6.0:
             continue
         gate = div.output[0] + ".gate"
         dropped.update((id(add), id(clip), id(mul), id(div)))
