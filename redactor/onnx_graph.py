@@ -99,6 +99,21 @@ def _only(readers: list[onnx.NodeProto | None]) -> onnx.NodeProto | None:
     return readers[0] if len(readers) == 1 else None
 
 
+def _scalar_affine(
+    g: _Graph, readers: dict[str, list[onnx.NodeProto | None]], mul: onnx.NodeProto | None
+) -> tuple[str, float, float, onnx.NodeProto] | None:
+    """Mul(x, a), followed by Add(., b) when that is its only reader: (x, a, b or 0, the last
+    of the two nodes)."""
+    scale = g.scalar_operand(mul, "Mul")
+    if mul is None or scale is None:
+        return None
+    add = _only(readers.get(mul.output[0], []))
+    shift = g.scalar_operand(add, "Add")
+    if add is None or shift is None:
+        return scale[0], scale[1], 0.0, mul
+    return scale[0], scale[1], shift[1], add
+
+
 def _affine_into_conv(g: _Graph) -> None:
     """Conv -> Mul(a) [-> Add(b)]  =>  Conv with weights a*W and bias a*B + b."""
     readers = g.consumers()
@@ -107,14 +122,11 @@ def _affine_into_conv(g: _Graph) -> None:
         if conv.op_type != "Conv":
             continue
         mul = _only(readers.get(conv.output[0], []))
-        scale = g.scalar_operand(mul, "Mul")
-        if mul is None or scale is None:
+        affine = _scalar_affine(g, readers, mul)
+        if mul is None or affine is None:
             continue
-        add = _only(readers.get(mul.output[0], []))
-        shift = g.scalar_operand(add, "Add")
-        last = add if add is not None and shift is not None else mul
+        _, a, c, last = affine
         w, b = g.conv_weights(conv)
-        a, c = scale[1], shift[1] if shift else 0.0
         g.set_conv_weights(conv, conv.input[0], w * a, b * a + c)
         conv.output[0] = last.output[0]
         dropped.update((id(mul), id(last)))
@@ -165,22 +177,19 @@ def _affine_into_next_conv(g: _Graph) -> None:
     readers = g.consumers()
     dropped: set[int] = set()
     for mul in g.nodes:
-        scale = g.scalar_operand(mul, "Mul")
-        if scale is None:
+        affine = _scalar_affine(g, readers, mul)
+        if affine is None:
             continue
-        add = _only(readers.get(mul.output[0], []))
-        shift = g.scalar_operand(add, "Add")
-        last = add if add is not None and shift is not None else mul
-        b = shift[1] if shift else 0.0
+        x, a, b, last = affine
         convs = readers.get(last.output[0], [])
         if not convs or any(c is None or c.op_type != "Conv" or c.input[0] != last.output[0] for c in convs):
             continue
-        padded = any(any(a.ints) for c in convs for a in c.attribute if a.name == "pads")
+        padded = any(any(attr.ints) for c in convs for attr in c.attribute if attr.name == "pads")
         if padded and b != 0.0:
             continue
         for conv in convs:
             w, bias = g.conv_weights(conv)
-            g.set_conv_weights(conv, scale[0], w * scale[1], bias + b * w.sum(axis=(1, 2, 3)))
+            g.set_conv_weights(conv, x, w * a, bias + b * w.sum(axis=(1, 2, 3)))
         dropped.update((id(mul), id(last)))
     g.nodes = [n for n in g.nodes if id(n) not in dropped]
 
