@@ -164,17 +164,13 @@ def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
     scores: dict[int, float] = {}
     for k in order:
         sample = wide if k % 2 == 0 else tall
-        crops = [c for c in (_crop(image, b, k) for b in sample) if c.size]
-        if k == order[0]:
+        readings: list[tuple[str, float]] = []
+        for crop in (c for c in (_crop(image, b, k) for b in sample) if c.size):
+            readings += ocr.recognise([crop])
             # Line by line, longest first: an MRZ line, usually first, is conclusive alone. The
             # same decision as reading them all at once: more lines only add evidence.
-            readings = []
-            for crop in crops:
-                readings += ocr.recognise([crop])
-                if _conclusive(readings):
-                    return k, boxes
-        else:
-            readings = ocr.recognise(crops)
+            if k == order[0] and _conclusive(readings):
+                return k, boxes
         scores[k] = text_score(readings)
         # Both turns of the likelier shape read: the other shape only when neither read at all.
         if k == order[1] and max(scores.values()) > 0:
