@@ -171,9 +171,14 @@ def _hard_swish(g: _Graph) -> None:
     g.nodes = nodes
 
 
+def _padded(conv: onnx.NodeProto) -> bool:
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    return any(attrs.get("pads", ())) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID")
+
+
 def _affine_into_next_conv(g: _Graph) -> None:
-    """Mul(a) [-> Add(b)] read only by unpadded Convs  =>  those Convs with weights a*W and
-    bias B + b*sum(W)."""
+    """Mul(a) [-> Add(b)] read only by Convs  =>  those Convs with weights a*W and bias
+    B + b*sum(W). Not with b into padded Convs: their border would see b instead of 0."""
     readers = g.consumers()
     dropped: set[int] = set()
     for mul in g.nodes:
@@ -184,8 +189,7 @@ def _affine_into_next_conv(g: _Graph) -> None:
         convs = readers.get(last.output[0], [])
         if not convs or any(c is None or c.op_type != "Conv" or c.input[0] != last.output[0] for c in convs):
             continue
-        padded = any(any(attr.ints) for c in convs for attr in c.attribute if attr.name == "pads")
-        if padded and b != 0.0:
+        if b != 0.0 and any(_padded(c) for c in convs):
             continue
         for conv in convs:
             w, bias = g.conv_weights(conv)
