@@ -333,25 +333,31 @@ def test_local_engine_deletes_only_the_originals_of_published_copies(local_run: 
 def test_a_killed_driver_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     import psutil
 
-    tree = {"a/passport.jpg": TREE["id/2021/backs/idcard back.jpg"], "a/b/notes.txt": TREE["intake/notes.txt"],
+    # The slowest document of TREE (seconds of CPU), so the kill below lands inside its pipeline.
+    tree = {"a/passport.jpg": TREE["id/2021/passport.jpg"], "a/b/notes.txt": TREE["intake/notes.txt"],
             "empty.pdf": TREE["empty.pdf"]}
     source, dest = tmp_path / "archive", tmp_path / "out"
     digests = make_tree(source, tree)
     driver = subprocess.Popen(sweep_cmd(source, dest, "--workers", "1", "--delete-originals"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    # Wait until the real document is in its worker (attempt counted, row still queued), then
-    # two more seconds: the pipeline is running on it.
+    # Wait until the real document is handed out (attempt counted, row still queued), then until
+    # its worker has spent a second of CPU on it: the pipeline is running. A wall-clock pause
+    # instead raced the pipeline on a fast machine.
+    cpu_at_start = None
     while time.monotonic() < deadline:
         try:
             row = manifest_rows(dest).get("a/passport.jpg")
         except sqlite3.Error:
             row = None
-        if row and row["attempts"] == 1 and row["status"] == "queued":
-            break
         assert driver.poll() is None, driver.stderr.read() if driver.stderr else ""
-        time.sleep(0.1)
-    time.sleep(2)
+        if row and row["attempts"] == 1 and row["status"] == "queued":
+            workers = psutil.Process(driver.pid).children(recursive=True)
+            cpu = sum(sum(w.cpu_times()[:2]) for w in workers)
+            cpu_at_start = cpu if cpu_at_start is None else cpu_at_start
+            if cpu - cpu_at_start >= 1.0:
+                break
+        time.sleep(0.05)
     workers = psutil.Process(driver.pid).children(recursive=True)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
