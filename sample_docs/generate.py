@@ -1532,8 +1532,10 @@ MATRIX_DOCS = ("passport_2014", "passport_2021", "passport_pre2014", "holder_bac
                "id_2014_back", "id_2021_front", "id_2021_back", "licence_2006", "licence_2025")
 # phone_rot90/270: a phone held upright photographs a card or passport lying across, and the
 # photo comes without an EXIF turn: perspective, glare and a quarter turn together.
+# The last five combine what real captures combine: a phone held upside down, a small scan
+# turned, a skewed scan turned, a grey office scan, and a heavily compressed mail attachment.
 MATRIX_STYLES = ("scan300", "phone", "phone_small", "rot90", "rot180", "rot270", "lowres", "skew", "pdf",
-                 "phone_rot90", "phone_rot270")
+                 "phone_rot90", "phone_rot270", "phone_rot180", "lowres_rot90", "skew_rot270", "grey", "jpeg_poor")
 
 
 def matrix_document(seed: int, doc: str, style: str, dpi: int, assets: Assets,
@@ -1568,7 +1570,8 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
     """Each document of MATRIX_DOCS in each capture style of MATRIX_STYLES."""
     for doc in MATRIX_DOCS:
         for style in MATRIX_STYLES:
-            dpi = {"scan300": 300, "lowres": 300, "pdf": 200}.get(style, 250 if style.startswith("phone") else 200)
+            dpi = {"scan300": 300, "lowres": 300, "lowres_rot90": 300, "pdf": 200, "jpeg_poor": 150}.get(
+                style, 250 if style.startswith("phone") else 200)
             sheet, kind, generation, notes, surname, is_card, rng, nrng = matrix_document(seed, doc, style, dpi, assets)
             scan = card_scan if is_card else passport_scan
             name = f"m_{doc}_{style}"
@@ -1594,18 +1597,34 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
                 turned.image = scan_noise(turned.image, nrng, 2.0)
                 out.image(name + ".jpg", turned, jpeg_bytes(turned.image, dpi), **common, notes=notes,
                           capture=f"pixels turned {degrees} degrees clockwise", rotation=degrees)
-            elif style == "lowres":
+            elif style in ("lowres", "lowres_rot90"):
                 low_dpi = rng.choice([100, 110, 120])
                 small = downscale(scan(sheet, dpi), low_dpi / dpi)
                 small.image = scan_noise(small.image, nrng, 1.5)
+                degrees = 90 if style == "lowres_rot90" else 0
+                small = rotate(small, degrees) if degrees else small
                 out.image(name + ".jpg", small, jpeg_bytes(small.image, low_dpi), **common, notes=notes,
-                          capture=f"low resolution, {low_dpi} dpi")
-            elif style == "skew":
+                          capture=f"low resolution, {low_dpi} dpi" + (f", turned {degrees} degrees" if degrees else ""),
+                          rotation=degrees)
+            elif style in ("skew", "skew_rot270"):
                 degrees = rng.choice([-4.0, -2.5, 2.5, 4.0])
                 tilted = skew(scan(sheet, dpi) if is_card else passport_scan(sheet, dpi, margin_mm=12), degrees)
                 tilted.image = scan_noise(tilted.image, nrng, 2.0)
+                turn = 270 if style == "skew_rot270" else 0
+                tilted = rotate(tilted, turn) if turn else tilted
                 out.image(name + ".jpg", tilted, jpeg_bytes(tilted.image, dpi), **common, notes=notes,
-                          capture=f"skewed {degrees:g} degrees", precision="warped")
+                          capture=f"skewed {degrees:g} degrees" + (f", turned {turn} degrees" if turn else ""),
+                          rotation=turn, precision="warped")
+            elif style == "grey":
+                flat = scan(sheet, dpi)
+                flat.image = scan_noise(flat.image.convert("L").convert("RGB"), nrng, 2.0).convert("L")
+                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi), **common, notes=notes,
+                          capture=f"greyscale flatbed {dpi} dpi")
+            elif style == "jpeg_poor":
+                flat = scan(sheet, dpi)
+                flat.image = scan_noise(flat.image, nrng, 2.0)
+                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi, quality=35), **common, notes=notes,
+                          capture=f"flatbed {dpi} dpi, JPEG quality 35")
             elif style == "pdf":
                 page = on_bed([(sheet, (25, 25))], A4_MM, ppmm_of(dpi), rounded_mm=3.18 if is_card else 1.0,
                               bed=(251, 251, 251))
