@@ -405,6 +405,8 @@ _TO_ALPHA = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6"
 # Pairs OCR confuses in mixed letter/digit fields; the check digit picks.
 _AMBIGUOUS = {"0": "O", "O": "0", "1": "I", "I": "1", "8": "B", "B": "8", "5": "S", "S": "5", "2": "Z", "Z": "2",
               "6": "G", "G": "6", "D": "0", "Q": "0"}
+# A round letter among digits ('H6Q8') reads as a zero: tried last in a document number.
+_ROUND_LETTERS = "OQD"
 # What OCR makes of a filler '<', and a field's tail that is filler read that way.
 _FILLER_LOOKALIKES = "KCXEL"
 # (K is worth 20 and so invisible to check digits: only the pattern can tell it from '<'.)
@@ -507,6 +509,10 @@ def _tiers(value: str, kind: Kind) -> list[list[str]]:
                 v[i] = _AMBIGUOUS[v[i]]
             tier.append("".join(v))
         tiers.append(tier)
+    if kind == "alnum":
+        # Last: a zero between digits that was a round letter. The check digit alone may pick
+        # one of these only when no other reading passes; the composite check then confirms.
+        tiers.append([value[:i] + c + value[i + 1:] for i, d in enumerate(value) if d == "0" for c in _ROUND_LETTERS])
     return [t for t in tiers if t]
 
 

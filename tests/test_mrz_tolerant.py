@@ -62,6 +62,21 @@ def test_td1_with_letters_for_digits_and_filler():
     assert mrz.personal_numbers == ["999999990"]
 
 
+
+def test_a_round_letter_read_as_zero_in_the_document_number_is_restored():
+    # Measured on a 2021 ID-card back: 'UXDSWH6Q8' read as 'UXDSWH608'. Before, a shifted
+    # alignment whose check digit passed by chance won, and the digits of the real document
+    # number were blacked out as an unread MRZ line.
+    reading = read([
+        line("I<NLDUXDSWH6089<<<<<<<<<<<<<<<", 10, 300),
+        line("7909168F3406049NLD<<<<<<<<<<<4", 10, 330),
+        line("JANSEN<<MAARTJE<<<<<<<<<<<<<<<", 10, 360),
+    ])
+    mrz = reading.result
+    assert mrz is not None and mrz.valid, mrz and mrz.checks
+    assert mrz.document_number == "UXDSWH6Q8"
+    assert reading.unparsed == ()
+
 def test_a_dropped_bsn_digit_is_not_trusted():
     # The check digits fail; the reader still says where the line is, and hands it back as
     # unread so that its digits are blacked out.
