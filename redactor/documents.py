@@ -144,8 +144,12 @@ def _is_prose(lines: list[TextLine]) -> bool:
 
 def issuing_state(mrz: MrzResult) -> str:
     """The issuing state; the nationality field when OCR garbled the state code (an extra
-    '<' read into line 1 leaves 'NL'), since both are NLD on Dutch documents."""
+    '<' read into line 1 leaves 'NL'), since both are NLD on Dutch documents. A Dutch holder's
+    passport or ID card is Dutch whatever line 1 says (a small phone photo read 'P<NDM'): only
+    the Netherlands issues them to its nationals."""
     state = mrz.issuing_state
+    if mrz.nationality == "NLD":
+        return "NLD"
     if len(state) == 3 or len(mrz.nationality) != 3:
         return state
     return mrz.nationality if mrz.nationality.startswith(state) or not state else state
