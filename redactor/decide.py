@@ -30,9 +30,29 @@ def _page_reasons(f: PageFindings, n_pages: int) -> list[str]:
         reasons.append(f"This is a {doc.title}, which carries a second, faint photo (ghost image) that could not be located{where}.")
     if doc.bsn_printed and not f.printed_numbers:
         reasons.append(f"This is a {doc.title}, which prints the BSN, but no readable number was found{where}.")
+    if _unprinted_mrz_number(f):
+        reasons.append(
+            f"The MRZ of this {doc.title} holds a personal number, but it was not found printed on the page, "
+            f"where documents of unknown layout usually print it{where}."
+        )
     if doc.qr and not f.has(RegionKind.QR_CODE):
         reasons.append(f"This is a {doc.title}, which carries a QR code with the BSN, but the QR code could not be located{where}.")
     return reasons
+
+
+def _unprinted_mrz_number(f: PageFindings) -> bool:
+    """A passport or identity card whose layout we do not know (a foreign one, or a Dutch one
+    whose generation could not be told), with a personal number in its MRZ and none found in its
+    visual zone: every specimen of that kind prints the number, so it is there, unread (a small
+    or blurred capture), and would be left readable. (A visa's optional MRZ data is the issuer's
+    own, not printed as a personal number.)"""
+    return (
+        f.document.generation is None
+        and f.document.type != "visa"
+        and f.mrz is not None
+        and bool(f.mrz.personal_numbers)
+        and not f.printed_numbers
+    )
 
 
 def decide(findings: list[PageFindings]) -> Decision:

@@ -193,8 +193,9 @@ def _fuzzy_find(haystack: str, needle: str, max_errors: int) -> int:
 def _whole_number(text: str, a: int, b: int) -> tuple[int, int]:
     """Grow text[a:b] to the whole number printed around it: the MRZ field holds at most 14
     characters, so a longer number in the visual zone (a Romanian CNP, whose MRZ part is its
-    tail) must go whole. Only characters printed together count; a separator ends it."""
-    while a > 0 and text[a - 1].isdigit():
+    tail) must go whole. Only characters printed together count, and a hyphen between digits
+    (the Latvian '111111-11648', the Finnish '211271-426U': one code); another separator ends it."""
+    while a > 0 and (text[a - 1].isdigit() or (text[a - 1] == "-" and a > 1 and text[a - 2].isdigit())):
         a -= 1
     while b < len(text) and text[b].isalnum():
         b += 1

@@ -83,6 +83,21 @@ CATALOGUE: tuple[tuple[re.Pattern[str], Explained], ...] = tuple(
             ),
         ),
         (
+            r"holds a personal number, but it was not found printed",
+            Explained(
+                "personal_number_not_found",
+                _t(
+                    "In de regels met <<< onderaan staat een persoonsnummer. Meestal staat het ook elders op het "
+                    "document, maar daar konden we het niet lezen.",
+                    "The lines with <<< at the bottom hold a personal number. It is usually printed elsewhere on "
+                    "the document as well, but we could not read it there.",
+                ),
+                _SHARPER,
+                _t("Zet een vak over het persoonsnummer waar het op het document staat en publiceer.",
+                   "Draw a box over the personal number where it is printed, then publish."),
+            ),
+        ),
+        (
             r"MRZ could not be read",
             Explained(
                 "mrz_unreadable",

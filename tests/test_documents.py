@@ -144,6 +144,8 @@ def test_sentence_mentioning_the_bsn_is_not_a_label_without_a_number() -> None:
         ("CNP 1850509204994", "1204994", "1850509204994"),
         # The Finnish HETU tail is printed after the birth date: the date stays readable.
         ("21.12.1971 -426U", "211271426U", "426U"),
+        # A Latvian personal code whose MRZ copy was read only in part: the code goes whole.
+        ("111111-11648", "11648", "111111-11648"),
         # Czech birth number, printed with a slash.
         ("110101/111", "110101111", "110101/111"),
     ],

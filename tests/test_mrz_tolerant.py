@@ -169,3 +169,16 @@ def test_personal_number_cells_are_covered_on_degraded_captures(capture, ocr):
     assert _longest_common(after, BSN) < 5, after
     # The rest of the line stays readable: the birth date next to the field.
     assert KEPT in after.replace("O", "0"), after
+
+
+def test_a_garbled_issuing_state_of_a_dutch_holder_is_still_dutch():
+    # A small phone photo of a 2014 passport: 'P<NLDMEIJER' read as 'P<NDMEER'. Taken for a
+    # foreign passport, its BSN rules would not apply.
+    from redactor.documents import issuing_state
+
+    mrz = read([
+        line("P<NDMEER<<L0TTE<<<<<<<<<<<<<<<<<<<<<<<<<<", 10, 300),
+        line("TEA429BZ55NLD7904288F3007181869410556<<<<<06", 10, 330),
+    ]).result
+    assert mrz is not None and mrz.valid and mrz.issuing_state == "NDM"
+    assert issuing_state(mrz) == "NLD"

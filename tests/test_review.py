@@ -328,6 +328,8 @@ def test_every_reason_the_pipeline_can_give_has_plain_words() -> None:
         "The MRZ holds part of a personal number that was not blacked out.",
         "The document could not be analysed completely; a person must check it.",
         "No box covers the place where the unread number should be (outlined in red).",
+        "The MRZ of this passport, data page holds a personal number, but it was not found printed on the page, "
+        "where documents of unknown layout usually print it.",
     ]
     for key in table["kinds"]:
         second_page = SimpleNamespace(page=SimpleNamespace(index=1))  # all decide reads of a page here
@@ -340,4 +342,5 @@ def test_every_reason_the_pipeline_can_give_has_plain_words() -> None:
     assert {explain(r).code for r in reasons} >= {
         "number_unreadable", "bsn_not_found", "mrz_unreadable", "photo_missing", "ghost_missing", "qr_missing",
         "not_an_id", "face_still_visible", "number_still_readable", "qr_still_visible", "analysis_failed",
+        "personal_number_not_found",
     }
