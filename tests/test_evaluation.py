@@ -146,3 +146,22 @@ def test_save_pictures_draws_ground_truth_and_found_boxes(sample_entries, settin
     blue = (after[..., 2] > 200) & (after[..., 0] < 40) & (after[..., 1] < 140)
     red = (before[..., 0] > 200) & (before[..., 1] < 40) & (before[..., 2] < 40)
     assert blue.sum() > 50 and red.sum() > 50  # the pipeline's box on the after picture, the truth on both
+
+
+@pytest.mark.parametrize("name", ["rot90", "rot270", "rot180", "half", "q30"])
+def test_a_capture_variant_keeps_each_box_on_what_it_marks(name: str) -> None:
+    """evaluation/variants.py: after the turn or the shrink, a ground-truth box still holds the
+    thing it marked, or the judge would look for numbers and photos in the wrong place."""
+    from evaluation.variants import variant
+
+    image = Image.new("RGB", (120, 60), "white")
+    image.paste((200, 0, 0), (80, 10, 110, 25))  # the 'number'
+    entry = {"file": "card.jpg", "rotation": 0, "personal_numbers": [{"text": "1", "box": [80, 10, 110, 25]}]}
+    new, data = variant(entry, image, name)
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    red = (pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 80)
+    ys, xs = np.nonzero(red)
+    x0, y0, x1, y1 = new["personal_numbers"][0]["box"]
+    assert xs.min() >= x0 - 1 and xs.max() <= x1 and ys.min() >= y0 - 1 and ys.max() <= y1
+    assert (xs.max() - xs.min()) >= 0.8 * (x1 - x0) - 2 and (ys.max() - ys.min()) >= 0.8 * (y1 - y0) - 2
+    assert new["rotation"] == {"rot90": 90, "rot270": 270, "rot180": 180}.get(name, 0)
