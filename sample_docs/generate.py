@@ -1615,16 +1615,6 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
                 out.image(name + ".jpg", tilted, jpeg_bytes(tilted.image, dpi), **common, notes=notes,
                           capture=f"skewed {degrees:g} degrees" + (f", turned {turn} degrees" if turn else ""),
                           rotation=turn, precision="warped")
-            elif style == "grey":
-                flat = scan(sheet, dpi)
-                flat.image = scan_noise(flat.image.convert("L").convert("RGB"), nrng, 2.0).convert("L")
-                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi), **common, notes=notes,
-                          capture=f"greyscale flatbed {dpi} dpi")
-            elif style == "jpeg_poor":
-                flat = scan(sheet, dpi)
-                flat.image = scan_noise(flat.image, nrng, 2.0)
-                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi, quality=35), **common, notes=notes,
-                          capture=f"flatbed {dpi} dpi, JPEG quality 35")
             elif style == "pdf":
                 page = on_bed([(sheet, (25, 25))], A4_MM, ppmm_of(dpi), rounded_mm=3.18 if is_card else 1.0,
                               bed=(251, 251, 251))
@@ -1634,11 +1624,15 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
                 out.add(data, Entry(name + ".pdf", kind, "NLD", "redacted", surname, portraits, numbers, keep, qr,
                                     page.mrz, notes + "; A4 PDF, image only", list(size), generation,
                                     "PDF, image only", box_units="pt"))
-            else:
+            else:  # flatbed: scan300, grey, jpeg_poor
                 flat = scan(sheet, dpi)
-                flat.image = scan_noise(flat.image, nrng, 2.0)
-                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi), **common, notes=notes,
-                          capture=f"flatbed {dpi} dpi")
+                grey = style == "grey"
+                flat.image = scan_noise(flat.image.convert("L").convert("RGB") if grey else flat.image, nrng, 2.0)
+                flat.image = flat.image.convert("L") if grey else flat.image
+                quality = 35 if style == "jpeg_poor" else JPEG_QUALITY
+                out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi, quality=quality), **common, notes=notes,
+                          capture=("greyscale " if grey else "") + f"flatbed {dpi} dpi"
+                          + (f", JPEG quality {quality}" if quality != JPEG_QUALITY else ""))
 
 
 def build(seed: int, matrix: bool = False) -> Output:
