@@ -230,5 +230,12 @@ def ghost_copy_zone(image: np.ndarray, portraits: list[Region], main_faces: list
     return Region(RegionKind.GHOST_PORTRAIT, 0, box, f"smaller copy of the portrait (match {match.score:.2f}, next best {match.runner_up:.2f})")
 
 
-def zone_region(frame: MrzFrame, zone: tuple[float, float, float, float], kind: RegionKind, size: tuple[int, int], title: str) -> Region:
-    return Region(kind, 0, clip(frame.to_pixels(zone), *size), f"{kind.value.replace('_', ' ')} zone of the {title} layout")
+def zone_region(
+    frame: MrzFrame, zone: tuple[float, float, float, float], kind: RegionKind, size: tuple[int, int], title: str
+) -> Region | None:
+    """A layout zone on the page; None when it falls wholly off the page (a capture cut short
+    there: nothing of it to black out)."""
+    x0, y0, x1, y1 = clip(frame.to_pixels(zone), *size)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return Region(kind, 0, (x0, y0, x1, y1), f"{kind.value.replace('_', ' ')} zone of the {title} layout")

@@ -174,8 +174,9 @@ def _photo_regions(
         frame = MrzFrame.of(mrz)
         for name, kind in (("portrait_zone", RegionKind.PORTRAIT), ("ghost_zone", RegionKind.GHOST_PORTRAIT)):
             zone = layout_zone(table, document, name)
-            if zone is not None:
-                zones.append(zone_region(frame, zone, kind, (w, h), document.title))
+            region = zone_region(frame, zone, kind, (w, h), document.title) if zone is not None else None
+            if region is not None:
+                zones.append(region)
     return zones
 
 

@@ -117,6 +117,19 @@ def test_needs_review_publishes_nothing(redacted):
     assert verify_record(outcome.record, keys.jwks()).valid
 
 
+def test_a_photo_cut_off_the_capture_is_not_counted_as_blacked_out(engines, keys, settings):
+    """Only the MRZ strip of a 2014 passport was captured: the layout puts its portrait and
+    ghost above the page's top edge. Such a zone holds nothing to black out, so it must not
+    count as the photo found (the page was published with boxes of negative height)."""
+    page = Image.open(SAMPLES / "nl_passport_2014_scan300.jpg")
+    strip = io.BytesIO()
+    page.crop((0, 900, page.width, page.height)).save(strip, format="PNG")
+    outcome = redact_document(strip.getvalue(), engines=engines, keys=keys, settings=settings)
+    assert outcome.status == "needs_review"
+    assert any("photo could not be located" in r for r in outcome.reasons), outcome.reasons
+    assert all(r.box[0] < r.box[2] and r.box[1] < r.box[3] for r in outcome.proposed), outcome.proposed
+
+
 def test_rejected_input_gets_a_signed_record_with_the_reason(engines, keys, settings):
     outcome = redact_document(b"not an image", engines=engines, keys=keys, settings=settings)
     assert outcome.status == "rejected" and outcome.reject_code == "unsupported_type"
