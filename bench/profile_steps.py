@@ -96,11 +96,12 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
     patch(pipeline, "build_record", "record")
     patch(record.KeyStore, "sign", "sign")
     patch(pipeline, "find", "find")
-    # The ONNX sessions of the OCR models: detection and recognition inference.
+    # The OCR models: detection inference, and recognition with its pre- and post-processing
+    # (timed from the calling thread: it may share the lines out over other threads).
     rapid = engines.ocr._engine
     det, rec = rapid.text_det, rapid.text_rec
     stack.enter_context(mock.patch.object(det, "infer", _TimedProxy(det.infer, clock.wrap("ocr detection", det.infer))))
-    stack.enter_context(mock.patch.object(rec, "session", _TimedProxy(rec.session, clock.wrap("ocr recognition", rec.session))))
+    stack.enter_context(mock.patch.object(rapid, "text_rec", _TimedProxy(rec, clock.wrap("ocr recognition", rec))))
     return stack
 
 
