@@ -46,18 +46,22 @@ def _limit_threads(threads: int) -> None:
 
 
 # Buffers from this size up come straight from the OS and go back when freed (glibc's
-# M_MMAP_THRESHOLD). Above the models' working buffers: the float input of text detection on
-# a 1400 px page is 3 x 1400 x 1400 x 4 B = 23.5 MB. At 1 MB every inference mapped and
-# faulted in fresh pages: up to 45% of the CPU went to the kernel under bench/load.py, and a
-# worker took 1.7x as long per document. With no fixed threshold a PDF bomb's pages stay in the
-# heap (bench/pdf_memory.py: peak 1269 MB against 1085 MB at this size).
-MMAP_THRESHOLD = 24 << 20
+# M_MMAP_THRESHOLD). Above the models' working buffers, which then stay in the heap and are
+# reused by the next inference: mapped fresh each time (1 MB, then 24 MB), they were faulted
+# in on every call, and the kernel took up to 45% of the CPU under bench/load.py at 1 MB and
+# 12% per document at 24 MB. A PDF bomb's huge pages are above it and still go straight back.
+MMAP_THRESHOLD = 256 << 20
+# After a document, freed heap is handed back to the OS only when the worker has grown past
+# this: every trim gave back what the next document faulted in again (0.13 s of kernel time
+# per document, measured over sample_docs), while a worker kept at ~900 MB stays well under
+# the 1.2 GB a worker may use.
+TRIM_ABOVE_BYTES = 900 << 20
 
 
 def _return_freed_memory() -> None:
-    """Large buffers (page images) straight from and back to the OS (glibc): by default malloc
-    raises its mmap threshold after the first free and then keeps freed pages in the heap,
-    so every page of a document would leave its pixels behind in the worker."""
+    """Large buffers (page images of a PDF bomb) straight from and back to the OS (glibc): by
+    default malloc raises its mmap threshold after the first free and then keeps freed pages
+    in the heap."""
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return
@@ -66,7 +70,17 @@ def _return_freed_memory() -> None:
         libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
 
 
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return TRIM_ABOVE_BYTES + 1  # not Linux: trim every time, as before
+
+
 def _trim_memory() -> None:
+    if _resident_bytes() <= TRIM_ABOVE_BYTES:
+        return
     libc_name = ctypes.util.find_library("c")
     if libc_name is not None and hasattr(ctypes.CDLL(libc_name), "malloc_trim"):
         ctypes.CDLL(libc_name).malloc_trim(0)
@@ -116,7 +130,7 @@ def _until(deadline: float, work: Callable[[], Any]) -> tuple[Any, float]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        _trim_memory()  # the document's pages are freed: give the memory back before the next one
+        _trim_memory()  # the document's pages are freed: give the memory back if the worker grew
     return result, time.perf_counter() - started
 
 
