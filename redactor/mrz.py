@@ -712,9 +712,31 @@ def _fit(pairs: list[tuple[int, Box]], n: int) -> CellFit | None:
     return CellFit(tuple(px), tuple(py), float(np.median(hs[keep])))
 
 
+# All lines of an MRZ share one pitch; a line fitted this much wider or narrower than the line
+# with the most characters read was read garbled.
+MAX_PITCH_DEVIATION = 0.25
+
+
+def _drop_stretched(fits: list[CellFit | None], pairs: list[list[tuple[int, Box]]], n: int) -> list[CellFit | None]:
+    """Fits whose pitch disagrees with the best-read line's, as not fitted. OCR that reads a
+    line garbled and short ('P<DAEEE<FEME<<<<<<<' for 44 cells) spreads its few characters
+    over the whole line: fitted, the cells come out twice as wide, and every box measured from
+    that line (the layout's photo zones, its personal-number cells) lands in the wrong place."""
+    fitted = [i for i, f in enumerate(fits) if f is not None]
+    if len(fitted) < 2:
+        return fits
+    best = max(fitted, key=lambda i: len(pairs[i]))
+    ref = fits[best].pitch((n - 1) / 2)
+    return [
+        f if f is None or i == best or abs(f.pitch((n - 1) / 2) - ref) <= MAX_PITCH_DEVIATION * ref else None
+        for i, f in enumerate(fits)
+    ]
+
+
 def _fits(rows: tuple[_Row, ...], lines: tuple[str, ...]) -> tuple[tuple[CellFit, ...], tuple[tuple[tuple[int, Box], ...], ...]]:
     pairs = [_align(r, t) for r, t in zip(rows, lines)]
     fits = [_fit(p, len(t)) for p, t in zip(pairs, lines)]
+    fits = _drop_stretched(fits, pairs, len(lines[0]))
     # A line with too few characters borrows the pitch of the best fitted line (all MRZ lines
     # share one left edge and pitch) and keeps its own height.
     ref = max((f for f in fits if f is not None), key=lambda f: len(f.x), default=None)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from redactor.core import TextLine
+from redactor.layout import MrzFrame
 from redactor.mrz import digit_run_boxes, read
 from redactor.ocr import RapidOcrEngine
 
@@ -48,6 +49,21 @@ def test_td3_with_ocr_slips_is_read_and_checked(slip):
     assert (mrz.surname, mrz.given_names) == ("DE BRUIJN", "WILLEKE LISELOTTE")
     assert mrz.personal_numbers == ["999999990"]
     assert reading.unparsed == ()
+
+
+def test_a_line_read_garbled_and_short_does_not_stretch_the_mrz():
+    """OCR read the name line as 19 characters spread over all 44 cells: the MRZ still measures
+    44 cells of 10 px, so the layout's photo zones, measured from it, land on the photos."""
+    garbled = "P<DAEEE<FEME<<<<<<<"
+    pitch = 44 * 10 / len(garbled)
+    name_line = TextLine(
+        text=garbled, box=(20, 500, 460, 520), confidence=0.6, source="test",
+        chars=tuple((20 + i * pitch, 500, 20 + (i + 1) * pitch, 520) for i in range(len(garbled))),
+    )
+    mrz = read([name_line, line(L2, 20, 540)]).result
+    assert mrz is not None and mrz.personal_numbers == ["999999990"]
+    frame = MrzFrame.of(mrz)
+    assert 420 <= frame.width <= 500, frame  # 44 cells of 10 px, with the cell margins
 
 
 def test_td1_with_letters_for_digits_and_filler():
