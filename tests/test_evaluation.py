@@ -165,3 +165,23 @@ def test_a_capture_variant_keeps_each_box_on_what_it_marks(name: str) -> None:
     assert xs.min() >= x0 - 1 and xs.max() <= x1 and ys.min() >= y0 - 1 and ys.max() <= y1
     assert (xs.max() - xs.min()) >= 0.8 * (x1 - x0) - 2 and (ys.max() - ys.min()) >= 0.8 * (y1 - y0) - 2
     assert new["rotation"] == {"rot90": 90, "rot270": 270, "rot180": 180}.get(name, 0)
+
+
+@pytest.mark.parametrize("name", ["tilt3", "tilt-4", "phone"])
+def test_a_tilted_or_phone_capture_keeps_each_box_around_what_it_marks(name: str) -> None:
+    """A tilted or keystoned box is judged as hand-drawn (its middle must be black): the
+    thing it marked must fill that middle, wherever the warp moved it."""
+    from evaluation.variants import variant
+
+    image = Image.new("RGB", (400, 250), "white")
+    image.paste((200, 0, 0), (250, 40, 370, 70))  # the 'number', far from the centre
+    entry = {"file": "card.jpg", "rotation": 0, "personal_numbers": [{"text": "1", "box": [250, 40, 370, 70]}]}
+    new, data = variant(entry, image, name)
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    red = (pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 80)
+    x0, y0, x1, y1 = new["personal_numbers"][0]["box"]
+    dx, dy = 0.2 * (x1 - x0), 0.2 * (y1 - y0)
+    middle = red[int(y0 + dy) : int(y1 - dy), int(x0 + dx) : int(x1 - dx)]
+    assert middle.size and middle.mean() > 0.95
+    assert red[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1].sum() >= 0.8 * red.sum()
+    assert new["box_precision"] == "hand" and new.get("rotation", 0) == 0
