@@ -66,6 +66,31 @@ def test_a_line_read_garbled_and_short_does_not_stretch_the_mrz():
     assert 420 <= frame.width <= 500, frame  # 44 cells of 10 px, with the cell margins
 
 
+def test_a_layout_zone_tilts_with_the_mrz():
+    """A card laid 4 degrees askew: a zone measured from the MRZ (here 0.75 MRZ widths along
+    it and 0.35 above it, where a ghost image sits) must land where that point is on the
+    tilted card, not where it would be on a level one (23 px off at this size)."""
+    angle, pitch, h = np.radians(4.0), 10.0, 20.0
+    along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    origin = np.array([100.0, 400.0])  # top-left corner of the first cell of line 1
+
+    def slanted(text: str, row: int) -> TextLine:
+        chars = []
+        for i in range(len(text)):
+            centre = origin + (i + 0.5) * pitch * along + (row * 2 * h + h / 2) * across
+            chars.append((centre[0] - pitch / 2, centre[1] - h / 2, centre[0] + pitch / 2, centre[1] + h / 2))
+        xs, ys = [c[0] for c in chars] + [c[2] for c in chars], [c[1] for c in chars] + [c[3] for c in chars]
+        return TextLine(text=text, box=(min(xs), min(ys), max(xs), max(ys)), confidence=0.9, source="test", chars=tuple(chars))
+
+    mrz = read([slanted(L1, 0), slanted(L2, 1)]).result
+    assert mrz is not None and mrz.valid
+    zone = MrzFrame.of(mrz).to_pixels((0.70, -0.40, 0.80, -0.30))
+    width = 44 * pitch
+    expected = origin + 0.75 * width * along - 0.35 * width * across
+    centre = np.array([(zone[0] + zone[2]) / 2, (zone[1] + zone[3]) / 2])
+    assert np.linalg.norm(centre - expected) < 0.03 * width, (centre, expected)
+
+
 def test_td1_with_letters_for_digits_and_filler():
     reading = read([
         line("I<NLDSPECI20142999999990KKKKK8", 10, 300),
