@@ -49,7 +49,8 @@ def _limit_threads(threads: int) -> None:
 # M_MMAP_THRESHOLD). Above the models' working buffers, which then stay in the heap and are
 # reused by the next inference: mapped fresh each time (1 MB, then 24 MB), they were faulted
 # in on every call, and the kernel took up to 45% of the CPU under bench/load.py at 1 MB and
-# 12% per document at 24 MB. A PDF bomb's huge pages are above it and still go straight back.
+# 12% per document at 24 MB. Buffers above it (the largest pages of a PDF bomb) still go
+# straight back when freed; smaller ones are handed back by the trim below.
 MMAP_THRESHOLD = 256 << 20
 # After a document, freed heap is handed back to the OS only when the worker has grown past
 # this: every trim gave back what the next document faulted in again (0.13 s of kernel time

@@ -79,6 +79,8 @@ class MrzFrame:
         before, after = fit.pitch(0) * (0.5 + CELL_MARGIN), fit.pitch(last) * (0.5 + CELL_MARGIN)
         corner = first_cell - before * along - fit.char_height * (0.5 + VERTICAL_MARGIN) * across
         width = float(np.dot(last_cell - first_cell, along)) + before + after
+        if width <= 0:  # a fit running backwards: no slant to trust, the level frame
+            return cls(x0, y0, x1 - x0)
         return cls(float(corner[0]), float(corner[1]), width, angle)
 
     def to_pixels(self, zone: tuple[float, float, float, float]) -> Box:
