@@ -69,7 +69,7 @@ class MrzFrame:
             return cls(x0, y0, x1 - x0)
         # The slant from the line read best (most characters matched to cells); the corner
         # from line 1's first and last cells with cell_box's margins, measured along the slant.
-        best = max(range(len(mrz.fits)), key=lambda i: len(mrz.char_cells[i]) if mrz.char_cells else 0)
+        best = mrz.best_read_line
         n = len(mrz.lines[best])
         (ax, ay), (bx, by) = mrz.fits[best].centre(0), mrz.fits[best].centre(n - 1)
         angle = float(np.arctan2(by - ay, bx - ax))

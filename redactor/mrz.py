@@ -179,6 +179,11 @@ class MrzResult:
         return all(self.checks.values())
 
     @property
+    def best_read_line(self) -> int:
+        """The line with the most OCR characters matched to its cells: its fit is the surest."""
+        return max(range(len(self.lines)), key=lambda i: len(self.char_cells[i]) if self.char_cells else 0)
+
+    @property
     def personal_numbers(self) -> list[str]:
         """The value in each personal-number field. A single '<' inside is part of the number
         (the Finnish '211271<426U' is printed 211271-426U); '<<' ends it."""

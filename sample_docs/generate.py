@@ -1627,8 +1627,11 @@ def build_matrix(seed: int, assets: Assets, out: Output) -> None:
             else:  # flatbed: scan300, grey, jpeg_poor
                 flat = scan(sheet, dpi)
                 grey = style == "grey"
-                flat.image = scan_noise(flat.image.convert("L").convert("RGB") if grey else flat.image, nrng, 2.0)
-                flat.image = flat.image.convert("L") if grey else flat.image
+                if grey:
+                    flat.image = flat.image.convert("L").convert("RGB")
+                flat.image = scan_noise(flat.image, nrng, 2.0)
+                if grey:
+                    flat.image = flat.image.convert("L")
                 quality = 35 if style == "jpeg_poor" else JPEG_QUALITY
                 out.image(name + ".jpg", flat, jpeg_bytes(flat.image, dpi, quality=quality), **common, notes=notes,
                           capture=("greyscale " if grey else "") + f"flatbed {dpi} dpi"
