@@ -77,7 +77,10 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
 
     patch(load, "load", "load")
     patch(normalise, "_turn", "orientation")
-    patch(type(engines.ocr), "read", "page ocr")
+    patch(normalise, "_detect_small", "orientation")
+    # A page is read in two halves (find_lines, read_lines) when its lines also decide its turn.
+    for method in ("read", "find_lines", "read_lines"):
+        patch(type(engines.ocr), method, "page ocr")
     patch(mrz, "read", "mrz")
     patch(pipeline, "find_numbers", "numbers")
     patch(pipeline, "enhance_contrast", "faces")

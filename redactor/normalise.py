@@ -2,12 +2,15 @@
 quarter-turn rotations of the document itself (a passport photographed sideways, a card
 scanned upside down).
 
-It is judged cheaply: text is detected once on a downscaled page, and only a few of the
-longest lines are read, cut from the full page along their slant and turned each way their
-shape allows (a wide line: as is or upside down; a tall one: a quarter turn either way). The
-turn whose readings are most confident, look like an MRZ or hold the label words of identity
-documents wins. Then the page is read once, upright: a big page (an A4 scan or PDF page) only
-where its text is, so a card on it is read at the size OCR needs instead of shrunk with it.
+It is judged cheaply: text is located once, and only a few of the longest lines are read,
+cut from the full page along their slant and turned each way their shape allows (a wide
+line: as is or upside down; a tall one: a quarter turn either way). The turn whose readings
+are most confident, look like an MRZ or hold the label words of identity documents wins.
+Then the page is read once, upright:
+- a page OCR reads whole (a card or passport scan, most photos): the lines located for the
+  decision are the lines read, turned with the page, so text is searched for once;
+- a big page (an A4 scan or PDF page): located on the page scaled down, then read only where
+  its text is, so a card on it is read at the size OCR needs instead of shrunk with it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from redactor.core import Box, Page, TextLine
 from redactor.geometry import clip, pad, rotate_box, unrotate_box
-from redactor.ocr import MAX_SIDE, OcrEngine, quad_box, read_area
+from redactor.ocr import MAX_SIDE, FoundLines, OcrEngine, quad_box, read_area
 
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
@@ -32,6 +35,8 @@ WINDOW_MIN_GAIN = 1.25
 # How many lines are read in each candidate turn, and how much of each (in line heights).
 SAMPLE_LINES = 5
 MAX_RATIO = 12
+# Lines of the other shape at least this share of the likelier shape's length: a mixed page.
+MIXED_SHARE = 0.5
 # A reading this confident counts; below it, upside-down text often still yields letters.
 GOOD_CONFIDENCE = 0.75
 # Words printed on identity documents (lower case, spaces removed); a turn that reads them is right.
@@ -143,24 +148,57 @@ def _conclusive(readings: list[tuple[str, float]]) -> bool:
 
 def orientation(image: np.ndarray, ocr: OcrEngine) -> int:
     """k such that np.rot90(image, k) is upright (0 when there is no text to tell)."""
-    return _turn(image, ocr)[0]
+    h, w = image.shape[:2]
+    if window_possible(w, h):
+        return _turn(image, ocr, _detect_small(image, ocr))
+    return _turn_whole(image, ocr, ocr.find_lines(image))[0]
 
 
-def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
-    """k such that np.rot90(image, k) is upright, and the text boxes found on the way (in the
-    image's pixels).
+def _turn_whole(image: np.ndarray, ocr: OcrEngine, found: FoundLines) -> tuple[int, list[TextLine] | None]:
+    """k for a page OCR reads whole, from the lines found for reading it; and those lines
+    read, when they were read on the way.
 
-    Lines are mostly wide on a page that is upright or upside down, tall on one turned a
-    quarter: the likelier turn of the likelier shape is read first, and when it reads
-    conclusively nothing else is read."""
+    A page whose text runs across is most often upright: its lines are read as they are, and
+    when they read as an MRZ or as labels do, that settles it with no sample read apart."""
+    quads = found.page_quads()
+    wide_length, tall_length = _shape_lengths(quads)
+    if tall_length >= MIXED_SHARE * wide_length:
+        return _turn(image, ocr, quads), None
+    level = ocr.read_lines(found, fix_upside_down=False)
+    if _conclusive([(l.text, l.confidence) for l in level]):
+        return 0, level
+    return _turn(image, ocr, quads), level
+
+
+def _detect_small(image: np.ndarray, ocr: OcrEngine) -> list[np.ndarray]:
+    """Where the lines of a big page are, found on the page scaled down: enough to tell which
+    way they run and to find the part of the page worth reading."""
     quads = ocr.detect(image, max_side=DETECT_SIDE)
     if len(quads) < FEW_LINES:
         # A card on an A4 scan has text too small to find at this size: look closer.
         quads = ocr.detect(image, max_side=2 * DETECT_SIDE)
-    boxes = [quad_box(q) for q in quads]
-    wide, tall = _sample(quads, True), _sample(quads, False)
+    return quads
+
+
+def _shape_lengths(quads: list[np.ndarray]) -> tuple[float, float]:
+    """How much text runs across the page and how much up it: the summed lengths of the
+    longest wide lines and of the longest tall ones."""
     length = lambda qs: sum(max(_sides(q)) for q in qs)
-    order = [0, 2, 1, 3] if length(wide) >= length(tall) else [1, 3, 0, 2]
+    return length(_sample(quads, True)), length(_sample(quads, False))
+
+
+def _turn(image: np.ndarray, ocr: OcrEngine, quads: list[np.ndarray]) -> int:
+    """k such that np.rot90(image, k) is upright, judged from the lines at `quads`.
+
+    Lines are mostly wide on a page that is upright or upside down, tall on one turned a
+    quarter: the likelier turn of the likelier shape is read first, and when it reads
+    conclusively nothing else is read."""
+    wide, tall = _sample(quads, True), _sample(quads, False)
+    wide_length, tall_length = _shape_lengths(quads)
+    order = [0, 2, 1, 3] if wide_length >= tall_length else [1, 3, 0, 2]
+    # A page with much text both ways (a photo of a passport with a caption across it) is
+    # read both ways: which shape is likelier says little there.
+    mixed = min(wide_length, tall_length) >= MIXED_SHARE * max(wide_length, tall_length)
     scores: dict[int, float] = {}
     for k in order:
         sample = wide if k % 2 == 0 else tall
@@ -170,12 +208,19 @@ def _turn(image: np.ndarray, ocr: OcrEngine) -> tuple[int, list[Box]]:
             # Line by line, longest first: an MRZ line, usually first, is conclusive alone. The
             # same decision as reading them all at once: more lines only add evidence.
             if k == order[0] and _conclusive(readings):
-                return k, boxes
+                return k
         scores[k] = text_score(readings)
-        # Both turns of the likelier shape read: the other shape only when neither read at all.
-        if k == order[1] and max(scores.values()) > 0:
+        # Both turns of the likelier shape read: the other shape only when neither read at
+        # all, or the page is mixed.
+        if k == order[1] and max(scores.values()) > 0 and not mixed:
             break
-    return max(scores, key=lambda k: (scores[k], k == 0)), boxes
+    return max(scores, key=lambda k: (scores[k], k == 0))
+
+
+def window_possible(width: int, height: int) -> bool:
+    """Whether `reading_window` can pick a part of a page this size: only a page OCR shrinks
+    by more than WINDOW_MIN_GAIN can have its text seen larger."""
+    return min(1.0, MAX_SIDE / max(width, height)) * WINDOW_MIN_GAIN <= 1.0
 
 
 def reading_window(boxes: list[Box], width: int, height: int) -> Box | None:
@@ -195,13 +240,25 @@ def reading_window(boxes: list[Box], width: int, height: int) -> Box | None:
 
 def upright(page: Page, ocr: OcrEngine) -> UprightPage:
     w, h = page.size
-    k, boxes = _turn(page.image, ocr)
-    image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
-    window = reading_window([rotate_box(b, k, w, h) for b in boxes], image.shape[1], image.shape[0])
     # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
-    if window is None:
-        lines = ocr.read(image, fix_upside_down=False)
+    if window_possible(w, h):
+        quads = _detect_small(page.image, ocr)
+        k = _turn(page.image, ocr, quads)
+        image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
+        window = reading_window([rotate_box(quad_box(q), k, w, h) for q in quads], image.shape[1], image.shape[0])
+        if window is None:
+            lines = ocr.read(image, fix_upside_down=False)
+        else:
+            lines = read_area(ocr, image, window, fix_upside_down=False)
     else:
-        lines = read_area(ocr, image, window, fix_upside_down=False)
+        found = ocr.find_lines(page.image)
+        k, level = _turn_whole(page.image, ocr, found)
+        image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
+        if k == 0:
+            lines = level if level is not None else ocr.read_lines(found, fix_upside_down=False)
+        else:
+            # Found again on the turned page: lines cut along boxes turned from another view
+            # read worse, though the boxes differ by a pixel or two (an MRZ lost four characters).
+            lines = ocr.read(image, fix_upside_down=False)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
     return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)

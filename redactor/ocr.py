@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,14 @@ class OcrEngine(Protocol):
         """All text lines of an RGB image, in its pixel coordinates."""
         ...
 
+    def find_lines(self, image: np.ndarray) -> "FoundLines":
+        """Where `read` would read: the first half of `read`."""
+        ...
+
+    def read_lines(self, found: "FoundLines", *, fix_upside_down: bool = True) -> list[TextLine]:
+        """The second half of `read`: `read_lines(find_lines(image))` is `read(image)`."""
+        ...
+
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         """Where text lines are (no reading), on the image scaled to at most `max_side` pixels:
         each line's quadrilateral (4x2 corners; it follows a slanted line) in the image's own
@@ -40,6 +49,8 @@ class OcrEngine(Protocol):
 
 
 MAX_SIDE = 1400
+# Lines whose characters are boxed one by one: those that can hold a number or an MRZ.
+CHAR_BOX_TEXT = re.compile(r"[0-9<]")
 MAX_DETECT_UPSCALE = 3.0
 
 
@@ -68,6 +79,43 @@ def quad_box(quad: list[list[float]] | np.ndarray, scale: float = 1.0) -> Box:
     return (min(xs), min(ys), max(xs), max(ys))
 
 
+@dataclass(frozen=True)
+class FoundLines:
+    """The text lines of an image, located and not yet read (RapidOCR's detection pass). The
+    orientation step looks at where lines run before it decides which way up a page is; on an
+    upright page the same lines are then read, so it is searched for text once."""
+
+    image: np.ndarray  # what lines are cut from: the caller's image in BGR, scaled, maybe padded
+    quads: tuple[np.ndarray, ...]  # each line's corners on `image`, clockwise from top-left; top to bottom
+    scale: float  # the caller's image was scaled this much before RapidOCR's own steps
+    record: dict  # RapidOCR's own resizing and padding of the scaled image
+    scaled_size: tuple[int, int]  # (height, width) of the scaled image
+
+    def to_caller(self, quads: list, whole_pixels: bool = False) -> list[np.ndarray]:
+        """Quads on `image`, in the caller's pixels (RapidOCR rounds character boxes down
+        to whole pixels of the scaled image; `whole_pixels` does the same)."""
+        if not len(quads):
+            return []
+        points = np.array(quads, dtype=np.float32)
+        for step, values in reversed(self.record.items()):  # as RapidOCR's _get_origin_points
+            if "padding" in step:
+                points[:, :, 0] -= values["left"]
+                points[:, :, 1] -= values["top"]
+            elif "preprocess" in step:
+                points[:, :, 0] *= values["ratio_w"]
+                points[:, :, 1] *= values["ratio_h"]
+        height, width = self.scaled_size
+        points[..., 0] = np.clip(points[..., 0], 0, width)
+        points[..., 1] = np.clip(points[..., 1], 0, height)
+        if whole_pixels:
+            points = points.astype(np.int32)
+        return [q.astype(np.float64) / self.scale for q in points]
+
+    def page_quads(self) -> list[np.ndarray]:
+        """Each line's corners in the caller's pixels."""
+        return [q.astype(np.float32) for q in self.to_caller(list(self.quads))]
+
+
 def _fold(wrapper, model_file: str, threads: int | None = None) -> None:  # noqa: ANN001 - rapidocr's OrtInferSession
     """Replace the session inside one of rapidocr's model wrappers by one of the same model
     file, folded, with the same options (and `threads` threads, when given)."""
@@ -84,6 +132,23 @@ def _fold(wrapper, model_file: str, threads: int | None = None) -> None:  # noqa
         options.intra_op_num_threads = threads
     model = fold_scalar_affines(onnx.load(path))
     wrapper.session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=old.get_providers())
+
+
+def _detector_input(limit_side_len: int, limit_type: str):  # noqa: ANN202 - a rapidocr DetPreProcess
+    """rapidocr's detector input step (resize to a multiple of 32, scale to [-1, 1], channels
+    first) with the arithmetic in one OpenCV call: numpy's took float64 detours, 2% of a
+    document's time. Its mean and std (0.5 each) are the model's; the result equals up to float
+    rounding."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    class DetectorInput(DetPreProcess):
+        def __call__(self, img: np.ndarray) -> np.ndarray | None:
+            resized = self.resize(img)
+            if resized is None:
+                return None
+            return cv2.dnn.blobFromImage(resized, scalefactor=1 / 127.5, mean=(127.5, 127.5, 127.5))
+
+    return DetectorInput(limit_side_len, limit_type)
 
 
 class _SharedOutRecogniser:
@@ -124,37 +189,62 @@ class RapidOcrEngine:
         # The same models with their arithmetic folded (redactor/onnx_graph.py): recognition
         # 15% and detection 20% less CPU, outputs equal up to float rounding.
         _fold(self._engine.text_det.infer, "ch_PP-OCRv4_det_infer.onnx")
+        self._engine.text_det.get_preprocess = lambda max_wh: _detector_input(self._engine.text_det.limit_side_len, "min")
         _fold(self._engine.text_rec.session, "ch_PP-OCRv4_rec_infer.onnx", threads=1 if n > 1 else None)
         if n > 1:
             self._pool = ThreadPoolExecutor(n, thread_name_prefix="ocr-recognition")
             self._engine.text_rec = _SharedOutRecogniser(self._engine.text_rec, self._pool)
 
     def read(self, image: np.ndarray, *, fix_upside_down: bool = True) -> list[TextLine]:
+        return self.read_lines(self.find_lines(image), fix_upside_down=fix_upside_down)
+
+    def find_lines(self, image: np.ndarray) -> FoundLines:
+        """RapidOCR's own pass up to where it would read: the lines of an RGB image, located."""
         # Text detection runs at full resolution by default; past ~1400 px it only costs time
         # (a 300 dpi passport page still has 25 px letters at this size).
         scale = min(1.0, MAX_SIDE / max(image.shape[:2]))
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        engine = self._engine
         bgr = np.ascontiguousarray(small[:, :, ::-1])
-        result, _ = self._engine(bgr, use_cls=fix_upside_down, return_word_box=True)
+        prepared, ratio_h, ratio_w = engine.preprocess(bgr)
+        prepared, record = engine.maybe_add_letterbox(prepared, {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}})
+        quads, _ = engine.auto_text_det(prepared)
+        return FoundLines(prepared, tuple(quads or ()), scale, record, bgr.shape[:2])
+
+    def read_lines(self, found: FoundLines, *, fix_upside_down: bool = True) -> list[TextLine]:
+        """Read the lines `find_lines` located: what RapidOCR's whole pass returns,
+        in the pixels of the image they were found on, with a box per character where the
+        recogniser can tell them apart."""
+        if not found.quads:
+            return []
+        engine = self._engine
+        quads = list(found.quads)
+        crops = engine.get_crop_img_list(found.image, quads)
+        if fix_upside_down:
+            crops, _, _ = engine.text_cls(crops)
+        readings = engine.text_rec(crops, True)[0]
         lines: list[TextLine] = []
-        for item in result or []:
-            quad, text, score = item[0], str(item[1]), float(item[2])
-            char_quads = item[3] if len(item) > 3 else []
-            chars = tuple(quad_box(q, scale) for q in char_quads) if len(char_quads) == len(text) else ()
-            lines.append(TextLine(text=text, box=quad_box(quad, scale), confidence=score, source=self.name, chars=chars))
+        for crop, quad, caller_quad, reading in zip(crops, quads, found.to_caller(quads), readings):
+            text, score = str(reading[0]), float(reading[1])
+            if score < engine.text_score:
+                continue
+            # Character boxes locate numbers and MRZ cells; working them out for every line
+            # of words cost a tenth of reading a page (bench/bench.py).
+            char_quads = engine.cal_rec_boxes([crop], [quad], [reading])[0][2] if CHAR_BOX_TEXT.search(text) else []
+            char_boxes = found.to_caller(char_quads, whole_pixels=True) if char_quads else []
+            chars = tuple(quad_box(q) for q in char_boxes) if len(char_boxes) == len(text) else ()
+            lines.append(TextLine(text=text, box=quad_box(caller_quad), confidence=score, source=self.name, chars=chars))
         return lines
 
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         # The library's own detector upscales to a 736 px short side; for finding out which
         # way a page is turned a small image is enough, so resize here and skip that step.
-        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
-
         # Small scans are enlarged too: turned a quarter, their short lines are not found otherwise.
         scale = min(MAX_DETECT_UPSCALE, max_side / max(image.shape[:2]))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation) if scale != 1 else image
         det = self._engine.text_det
-        prep = DetPreProcess(max_side, "max", det.mean, det.std)(np.ascontiguousarray(small[:, :, ::-1]))
+        prep = _detector_input(max_side, "max")(np.ascontiguousarray(small[:, :, ::-1]))
         if prep is None:
             return []
         boxes, _ = det.postprocess_op(det.infer(prep)[0], small.shape[:2])
