@@ -65,11 +65,9 @@ def test_specimens_are_published_not_sent_to_review(results):
     assert len(meant) - len(unpublished) >= math.ceil(0.94 * len(meant))
 
 
-@pytest.mark.parametrize("name", ["100_pass-fin.png", "0_pass-lva.jpg"])
-def test_a_half_size_capture_of_a_foreign_passport_leaks_nothing(name, engines, settings, judge, tmp_path):
-    """Half the pixels of a real specimen (a small phone capture): OCR then misreads the printed
-    personal number ('426AI' for '-426U'), or the MRZ only yields its tail. The printed number is
-    hidden whole, or the page goes to review; it is never published readable."""
+def _judged_variant(name: str, capture: str, engines, settings, judge, tmp_path):  # noqa: ANN001 - fixtures
+    """A specimen made into one capture of `evaluation.variants` (boxes mapped), redacted and
+    judged as `redactor eval` judges it; skips when the specimen is not there."""
     from PIL import Image, ImageOps
 
     from evaluation.variants import variant
@@ -80,8 +78,16 @@ def test_a_half_size_capture_of_a_foreign_passport_leaks_nothing(name, engines, 
         pytest.skip(f"{name} is not among the specimens")
     with Image.open(SPECIMENS / name) as opened:
         image = ImageOps.exif_transpose(opened).convert("RGB")
-    half, data = variant(entry, image, "half")
-    result = evaluate_one(half, data, engines, KeyStore(tmp_path / "keys"), settings, judge)
+    captured, data = variant(entry, image, capture)
+    return evaluate_one(captured, data, engines, KeyStore(tmp_path / "keys"), settings, judge)
+
+
+@pytest.mark.parametrize("name", ["100_pass-fin.png", "0_pass-lva.jpg"])
+def test_a_half_size_capture_of_a_foreign_passport_leaks_nothing(name, engines, settings, judge, tmp_path):
+    """Half the pixels of a real specimen (a small phone capture): OCR then misreads the printed
+    personal number ('426AI' for '-426U'), or the MRZ only yields its tail. The printed number is
+    hidden whole, or the page goes to review; it is never published readable."""
+    result = _judged_variant(name, "half", engines, settings, judge, tmp_path)
     assert result.leaks == [], result
     assert result.status in ("redacted", "needs_review"), result
 
@@ -91,17 +97,6 @@ def test_a_small_tilted_capture_is_read_level_and_published(name, engines, setti
     """A small real card (563 px wide) laid 3 degrees askew: read as it is, the detector merged
     its MRZ lines and the page was 'no identity document'. Read again turned level, its MRZ
     reads; it is published, and nothing leaks."""
-    from PIL import Image, ImageOps
-
-    from evaluation.variants import variant
-    from redactor.record import KeyStore
-
-    entry = next((e for e in ENTRIES if e["file"] == name), None)
-    if entry is None:
-        pytest.skip(f"{name} is not among the specimens")
-    with Image.open(SPECIMENS / name) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    tilted, data = variant(entry, image, "tilt3")
-    result = evaluate_one(tilted, data, engines, KeyStore(tmp_path / "keys"), settings, judge)
+    result = _judged_variant(name, "tilt3", engines, settings, judge, tmp_path)
     assert result.leaks == [], result
     assert result.status == "redacted", result
