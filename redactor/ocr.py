@@ -212,9 +212,9 @@ class RapidOcrEngine:
         return FoundLines(prepared, tuple(quads or ()), scale, record, bgr.shape[:2])
 
     def read_lines(self, found: FoundLines, *, fix_upside_down: bool = True) -> list[TextLine]:
-        """Read the lines `find_lines` located: what RapidOCR's whole pass returns,
-        in the pixels of the image they were found on, with a box per character where the
-        recogniser can tell them apart."""
+        """Read the lines `find_lines` located: what RapidOCR's whole pass returns, in the
+        pixels of the image they were found on; a line that can hold a number or an MRZ (a
+        digit or '<') with a box per character where the recogniser can tell them apart."""
         if not found.quads:
             return []
         engine = self._engine
