@@ -170,10 +170,10 @@ def _turn_whole(image: np.ndarray, ocr: OcrEngine, found: FoundLines) -> tuple[i
     wide_length, tall_length = _shape_lengths(quads)
     if tall_length >= MIXED_SHARE * wide_length:
         return _turn(image, ocr, quads), None
-    level = ocr.read_lines(found, fix_upside_down=False)
-    if _conclusive([(l.text, l.confidence) for l in level]):
-        return 0, level
-    return _turn(image, ocr, quads), level
+    as_found = ocr.read_lines(found, fix_upside_down=False)
+    if _conclusive([(l.text, l.confidence) for l in as_found]):
+        return 0, as_found
+    return _turn(image, ocr, quads), as_found
 
 
 def _detect_small(image: np.ndarray, ocr: OcrEngine) -> list[np.ndarray]:
