@@ -8,7 +8,8 @@ line: as is or upside down; a tall one: a quarter turn either way). The turn who
 are most confident, look like an MRZ or hold the label words of identity documents wins.
 Then the page is read once, upright:
 - a page OCR reads whole (a card or passport scan, most photos): the lines located for the
-  decision are the lines read, turned with the page, so text is searched for once;
+  decision are the lines read when the page is upright, so text is searched for once (a
+  turned page is searched again, turned);
 - a big page (an A4 scan or PDF page): located on the page scaled down, then read only where
   its text is, so a card on it is read at the size OCR needs instead of shrunk with it.
 A slanted page whose MRZ does not read is read again turned level (the boxes are mapped back).
@@ -166,9 +167,8 @@ def _turn_whole(image: np.ndarray, ocr: OcrEngine, found: FoundLines) -> tuple[i
 
     A page whose text runs across is most often upright: its lines are read as they are, and
     when they read as an MRZ or as labels do, that settles it with no sample read apart."""
-    quads = found.page_quads()
-    wide_length, tall_length = _shape_lengths(quads)
-    if tall_length >= MIXED_SHARE * wide_length:
+    quads = list(found.page_quads)
+    if _length(_sample(quads, False)) >= MIXED_SHARE * _length(_sample(quads, True)):
         return _turn(image, ocr, quads), None
     as_found = ocr.read_lines(found, fix_upside_down=False)
     if _conclusive([(l.text, l.confidence) for l in as_found]):
@@ -186,11 +186,9 @@ def _detect_small(image: np.ndarray, ocr: OcrEngine) -> list[np.ndarray]:
     return quads
 
 
-def _shape_lengths(quads: list[np.ndarray]) -> tuple[float, float]:
-    """How much text runs across the page and how much up it: the summed lengths of the
-    longest wide lines and of the longest tall ones."""
-    length = lambda qs: sum(max(_sides(q)) for q in qs)
-    return length(_sample(quads, True)), length(_sample(quads, False))
+def _length(sample: list[np.ndarray]) -> float:
+    """How much text a sample of lines holds: their summed lengths."""
+    return sum(max(_sides(q)) for q in sample)
 
 
 def _turn(image: np.ndarray, ocr: OcrEngine, quads: list[np.ndarray]) -> int:
@@ -200,7 +198,7 @@ def _turn(image: np.ndarray, ocr: OcrEngine, quads: list[np.ndarray]) -> int:
     quarter: the likelier turn of the likelier shape is read first, and when it reads
     conclusively nothing else is read."""
     wide, tall = _sample(quads, True), _sample(quads, False)
-    wide_length, tall_length = _shape_lengths(quads)
+    wide_length, tall_length = _length(wide), _length(tall)
     order = [0, 2, 1, 3] if wide_length >= tall_length else [1, 3, 0, 2]
     # A page with much text both ways (a photo of a passport with a caption across it) is
     # read both ways: which shape is likelier says little there.
@@ -320,26 +318,27 @@ def reading_window(boxes: list[Box], width: int, height: int) -> Box | None:
 
 def upright(page: Page, ocr: OcrEngine) -> UprightPage:
     w, h = page.size
-    found, as_found, window = None, None, None
+    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
     if window_possible(w, h):
         quads = _detect_small(page.image, ocr)
         k = _turn(page.image, ocr, quads)
         image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
         window = reading_window([rotate_box(quad_box(q), k, w, h) for q in quads], image.shape[1], image.shape[0])
+        if window is None:
+            lines = ocr.read(image, fix_upside_down=False)
+        else:
+            lines = read_area(ocr, image, window, fix_upside_down=False)
     else:
         found = ocr.find_lines(page.image)
-        quads = found.page_quads()
+        quads, window = list(found.page_quads), None
         k, as_found = _turn_whole(page.image, ocr, found)
         image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
-    # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
-    if window is not None:
-        lines = read_area(ocr, image, window, fix_upside_down=False)
-    elif found is not None and k == 0:
-        lines = as_found if as_found is not None else ocr.read_lines(found, fix_upside_down=False)
-    else:
-        # A turned page is read afresh: lines cut along boxes turned from another view read
-        # worse, though the boxes differ by a pixel or two (an MRZ lost four characters).
-        lines = ocr.read(image, fix_upside_down=False)
+        if k == 0:
+            lines = as_found if as_found is not None else ocr.read_lines(found, fix_upside_down=False)
+        else:
+            # A turned page is read afresh: lines cut along boxes turned from another view read
+            # worse, though the boxes differ by a pixel or two (an MRZ lost four characters).
+            lines = ocr.read(image, fix_upside_down=False)
     lines = _level_reading_if_better(image, lines, skew(quads), window, ocr)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
     return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)

@@ -13,7 +13,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
@@ -87,33 +87,10 @@ class FoundLines:
 
     image: np.ndarray  # what lines are cut from: the caller's image in BGR, scaled, maybe padded
     quads: tuple[np.ndarray, ...]  # each line's corners on `image`, clockwise from top-left; top to bottom
+    page_quads: tuple[np.ndarray, ...]  # the same corners in the caller's pixels
     scale: float  # the caller's image was scaled this much before RapidOCR's own steps
     record: dict  # RapidOCR's own resizing and padding of the scaled image
     scaled_size: tuple[int, int]  # (height, width) of the scaled image
-
-    def to_caller(self, quads: list, whole_pixels: bool = False) -> list[np.ndarray]:
-        """Quads on `image`, in the caller's pixels (RapidOCR rounds character boxes down
-        to whole pixels of the scaled image; `whole_pixels` does the same)."""
-        if not len(quads):
-            return []
-        points = np.array(quads, dtype=np.float32)
-        for step, values in reversed(self.record.items()):  # as RapidOCR's _get_origin_points
-            if "padding" in step:
-                points[:, :, 0] -= values["left"]
-                points[:, :, 1] -= values["top"]
-            elif "preprocess" in step:
-                points[:, :, 0] *= values["ratio_w"]
-                points[:, :, 1] *= values["ratio_h"]
-        height, width = self.scaled_size
-        points[..., 0] = np.clip(points[..., 0], 0, width)
-        points[..., 1] = np.clip(points[..., 1], 0, height)
-        if whole_pixels:
-            points = points.astype(np.int32)
-        return [q.astype(np.float64) / self.scale for q in points]
-
-    def page_quads(self) -> list[np.ndarray]:
-        """Each line's corners in the caller's pixels."""
-        return [q.astype(np.float32) for q in self.to_caller(list(self.quads))]
 
 
 def _fold(wrapper, model_file: str, threads: int | None = None) -> None:  # noqa: ANN001 - rapidocr's OrtInferSession
@@ -134,21 +111,20 @@ def _fold(wrapper, model_file: str, threads: int | None = None) -> None:  # noqa
     wrapper.session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=old.get_providers())
 
 
-def _detector_input(limit_side_len: int, limit_type: str):  # noqa: ANN202 - a rapidocr DetPreProcess
+def _detector_input(limit_side_len: int, limit_type: str) -> Callable[[np.ndarray], np.ndarray | None]:
     """rapidocr's detector input step (resize to a multiple of 32, scale to [-1, 1], channels
     first) with the arithmetic in one OpenCV call: numpy's took float64 detours, 2% of a
     document's time. Its mean and std (0.5 each) are the model's; the result equals up to float
     rounding."""
     from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
-    class DetectorInput(DetPreProcess):
-        def __call__(self, img: np.ndarray) -> np.ndarray | None:
-            resized = self.resize(img)
-            if resized is None:
-                return None
-            return cv2.dnn.blobFromImage(resized, scalefactor=1 / 127.5, mean=(127.5, 127.5, 127.5))
+    resize = DetPreProcess(limit_side_len, limit_type).resize
 
-    return DetectorInput(limit_side_len, limit_type)
+    def prepare(img: np.ndarray) -> np.ndarray | None:
+        resized = resize(img)
+        return None if resized is None else cv2.dnn.blobFromImage(resized, scalefactor=1 / 127.5, mean=(127.5, 127.5, 127.5))
+
+    return prepare
 
 
 class _SharedOutRecogniser:
@@ -209,7 +185,21 @@ class RapidOcrEngine:
         prepared, ratio_h, ratio_w = engine.preprocess(bgr)
         prepared, record = engine.maybe_add_letterbox(prepared, {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}})
         quads, _ = engine.auto_text_det(prepared)
-        return FoundLines(prepared, tuple(quads or ()), scale, record, bgr.shape[:2])
+        quads = tuple(quads or ())
+        page_quads = tuple(self._to_caller(list(quads), record, bgr.shape[:2], scale))
+        return FoundLines(prepared, quads, page_quads, scale, record, bgr.shape[:2])
+
+    def _to_caller(
+        self, quads: list, record: dict, scaled_size: tuple[int, int], scale: float, *, whole_pixels: bool = False
+    ) -> list[np.ndarray]:
+        """Quads on the image RapidOCR read, in the caller's pixels: RapidOCR's own mapping back
+        (with its rounding of character boxes to whole pixels, `whole_pixels`), then our scale."""
+        if not quads:
+            return []
+        points = self._engine._get_origin_points(quads, record, *scaled_size)
+        if whole_pixels:
+            points = points.astype(np.int32)
+        return [q.astype(np.float64) / scale for q in points]
 
     def read_lines(self, found: FoundLines, *, fix_upside_down: bool = True) -> list[TextLine]:
         """Read the lines `find_lines` located: what RapidOCR's whole pass returns, in the
@@ -224,14 +214,14 @@ class RapidOcrEngine:
             crops, _, _ = engine.text_cls(crops)
         readings = engine.text_rec(crops, True)[0]
         lines: list[TextLine] = []
-        for crop, quad, caller_quad, reading in zip(crops, quads, found.to_caller(quads), readings):
+        for crop, quad, caller_quad, reading in zip(crops, quads, found.page_quads, readings):
             text, score = str(reading[0]), float(reading[1])
             if score < engine.text_score:
                 continue
             # Character boxes locate numbers and MRZ cells; working them out for every line
             # of words cost a tenth of reading a page (bench/bench.py).
             char_quads = engine.cal_rec_boxes([crop], [quad], [reading])[0][2] if CHAR_BOX_TEXT.search(text) else []
-            char_boxes = found.to_caller(char_quads, whole_pixels=True) if char_quads else []
+            char_boxes = self._to_caller(char_quads, found.record, found.scaled_size, found.scale, whole_pixels=True)
             chars = tuple(quad_box(q) for q in char_boxes) if len(char_boxes) == len(text) else ()
             lines.append(TextLine(text=text, box=quad_box(caller_quad), confidence=score, source=self.name, chars=chars))
         return lines
