@@ -67,18 +67,17 @@ class MrzFrame:
         x0, y0, x1, _ = mrz.cell_box(0, 0, len(mrz.lines[0]))
         if not mrz.fits:
             return cls(x0, y0, x1 - x0)
-        # The slant from the line read best (most characters matched to cells); the corner
-        # from line 1's first and last cells with cell_box's margins, measured along the slant.
-        best = mrz.best_read_line
-        n = len(mrz.lines[best])
-        (ax, ay), (bx, by) = mrz.fits[best].centre(0), mrz.fits[best].centre(n - 1)
+        # Slant and width from the line whose fit is surest (MRZ lines are all one length);
+        # the corner from line 1's first cell with cell_box's margins, measured along the slant.
+        fit, last = mrz.fits[mrz.best_read_line], len(mrz.lines[mrz.best_read_line]) - 1
+        first_cell, last_cell = np.array(fit.centre(0)), np.array(fit.centre(last))
+        (ax, ay), (bx, by) = first_cell, last_cell
         angle = float(np.arctan2(by - ay, bx - ax))
         along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
-        fit, last = mrz.fits[0], len(mrz.lines[0]) - 1
-        first_cell, last_cell = np.array(fit.centre(0)), np.array(fit.centre(last))
         before, after = fit.pitch(0) * (0.5 + CELL_MARGIN), fit.pitch(last) * (0.5 + CELL_MARGIN)
-        corner = first_cell - before * along - fit.char_height * (0.5 + VERTICAL_MARGIN) * across
         width = float(np.dot(last_cell - first_cell, along)) + before + after
+        top = mrz.fits[0]
+        corner = np.array(top.centre(0)) - before * along - top.char_height * (0.5 + VERTICAL_MARGIN) * across
         if width <= 0:  # a fit running backwards: no slant to trust, the level frame
             return cls(x0, y0, x1 - x0)
         return cls(float(corner[0]), float(corner[1]), width, angle)
