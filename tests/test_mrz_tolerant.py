@@ -25,6 +25,15 @@ def line(text: str, x: float, y: float, *, chars: bool = True, h: float = 20.0, 
     return TextLine(text=text, box=(x, y, x + len(text) * w, y + h), confidence=0.9, source="test", chars=boxes)
 
 
+def slanted(text: str, x: float, y: float, slope: float, *, h: float = 20.0, w: float = 10.0) -> TextLine:
+    """A line on a capture laid askew: its characters step down `slope` px per px."""
+    boxes = tuple((x + i * w, y + slope * i * w, x + (i + 1) * w, y + slope * i * w + h) for i in range(len(text)))
+    box = (x, min(b[1] for b in boxes), x + len(text) * w, max(b[3] for b in boxes))
+    return TextLine(text=text, box=box, confidence=0.9, source="test", chars=boxes)
+
+
+TILT = float(np.tan(np.radians(4)))
+
 SLIPS = {
     "split in two boxes": [line(L1, 20, 500), line(L2[:20], 20, 540), line(L2[20:], 220, 540)],
     "split at the filler run": [line(L1, 20, 500), line(L2[:37], 20, 540), line(L2[42:], 440, 540)],
@@ -49,6 +58,19 @@ def test_td3_with_ocr_slips_is_read_and_checked(slip):
     assert (mrz.surname, mrz.given_names) == ("DE BRUIJN", "WILLEKE LISELOTTE")
     assert mrz.personal_numbers == ["999999990"]
     assert reading.unparsed == ()
+
+
+def test_a_name_line_split_at_its_filler_on_an_askew_capture_is_read_whole():
+    """4 degrees askew (the Latvian specimen tilted): OCR split the name line at its filler run.
+    The first piece is too short to look like an MRZ line on its own and, tilted, its box
+    overlaps the line below; the second's box is centred 20 px lower than the first one's, more than
+    half a letter, but on the first one's slant. Merged along that slant they are one line."""
+    name = "P<NLDJANSEN<<ANNA" + "<" * 27
+    lines = [slanted(name[:20], 20, 500, TILT), slanted(name[33:], 350, 500 + 330 * TILT, TILT), slanted(L2, 20, 528, TILT)]
+    reading = read(lines)
+    assert reading.result is not None and reading.result.valid, reading
+    assert (reading.result.surname, reading.result.given_names) == ("JANSEN", "ANNA")
+    assert reading.result.personal_numbers == ["999999990"]
 
 
 def test_a_line_read_garbled_and_short_does_not_stretch_the_mrz():
