@@ -23,7 +23,10 @@ def _page_reasons(f: PageFindings, n_pages: int) -> list[str]:
             reasons.append(f"A face was found on a page that is not recognisable as an identity document{where}.")
         return reasons
     if doc.mrz and f.mrz is None:
-        reasons.append(f"This looks like a {doc.title}, whose MRZ may hold the BSN, but the MRZ could not be read{where}.")
+        reasons.append(
+            f"This looks like a {doc.title}, whose MRZ may hold the BSN or another personal number, "
+            f"but the MRZ could not be read{where}."
+        )
     if doc.portrait and not f.has(RegionKind.PORTRAIT):
         reasons.append(f"This is a {doc.title}, but its photo could not be located{where}.")
     if doc.ghost == "required" and not f.has(RegionKind.GHOST_PORTRAIT):

@@ -209,8 +209,10 @@ def _without_mrz(table: dict[str, Any], ev: PageEvidence) -> DocumentKind:
         # Its MRZ may hold the BSN; the row says an MRZ is expected, so decide asks for review.
         return _kind(table, "nl_passport_2014", "Dutch passport title, but no MRZ could be read")
     if ev.has_unparsed_mrz and (fields >= 2 or any(titles.values())):
+        # An MRZ seen but not read: which personal number it holds is unknown, so the same
+        # number printed in the visual zone (the Latvian 111111-11648) cannot be found either.
         key = "passport" if titles["passport"] else "travel_document"
-        return _kind(table, key, "an MRZ that could not be read, with field labels")
+        return replace(_kind(table, key, "an MRZ that could not be read, with field labels"), mrz=True)
     if any(titles.values()) and (fields >= 2 or ev.has_face):
         key = "passport" if titles["passport"] else "identity_card_front"
         return _kind(table, key, "a document title with field labels or a portrait")

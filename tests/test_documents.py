@@ -156,3 +156,18 @@ def test_the_mrz_personal_number_is_found_as_printed(printed: str, mrz_value: st
     found = find_numbers(_lines(printed), [mrz_value], None, dutch=False)
     assert [h.value for h in found.hits] == [hidden]
     assert all(h.kind == "personal_number" for h in found.hits)
+
+
+def test_a_foreign_passport_whose_mrz_was_seen_but_not_read_goes_to_review() -> None:
+    """Its MRZ's digit runs are blacked out, but which personal number it holds is unknown, so
+    the same number printed in the visual zone (the Latvian '111111-11648') cannot be found:
+    review, not publish. A passport page with no MRZ-like line at all (cut off, as on the
+    Australian specimen) has nothing unread and is published on its title and fields."""
+    from redactor.documents import PageEvidence, classify
+    from redactor.resources import model_json
+
+    page = _lines("LATVIJA LATVIA", "PASE / PASSPORT", "Uzvārds / Surname", "Dzimšanas datums / Date of birth", "MOHAMADA")
+    seen = classify(model_json("documents.json"), PageEvidence(mrz=None, lines=page, has_qr=False, has_face=True, has_bsn=False, has_unparsed_mrz=True))
+    cut_off = classify(model_json("documents.json"), PageEvidence(mrz=None, lines=page, has_qr=False, has_face=True, has_bsn=False))
+    assert (seen.key, seen.mrz) == ("passport", True)
+    assert (cut_off.key, cut_off.mrz) == ("passport", False)
