@@ -71,8 +71,8 @@ class MrzFrame:
         # the corner from line 1's first cell with cell_box's margins, measured along the slant.
         fit, last = mrz.fits[mrz.best_read_line], len(mrz.lines[mrz.best_read_line]) - 1
         first_cell, last_cell = np.array(fit.centre(0)), np.array(fit.centre(last))
-        (ax, ay), (bx, by) = first_cell, last_cell
-        angle = float(np.arctan2(by - ay, bx - ax))
+        dx, dy = last_cell - first_cell
+        angle = float(np.arctan2(dy, dx))
         along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
         before, after = fit.pitch(0) * (0.5 + CELL_MARGIN), fit.pitch(last) * (0.5 + CELL_MARGIN)
         width = float(np.dot(last_cell - first_cell, along)) + before + after
