@@ -209,10 +209,8 @@ def _without_mrz(table: dict[str, Any], ev: PageEvidence) -> DocumentKind:
         # Its MRZ may hold the BSN; the row says an MRZ is expected, so decide asks for review.
         return _kind(table, "nl_passport_2014", "Dutch passport title, but no MRZ could be read")
     if ev.has_unparsed_mrz and (fields >= 2 or any(titles.values())):
-        # An MRZ seen but not read: which personal number it holds is unknown, so the same
-        # number printed in the visual zone (the Latvian 111111-11648) cannot be found either.
         key = "passport" if titles["passport"] else "travel_document"
-        return replace(_kind(table, key, "an MRZ that could not be read, with field labels"), mrz=True)
+        return _kind(table, key, "an MRZ that could not be read, with field labels")
     if any(titles.values()) and (fields >= 2 or ev.has_face):
         key = "passport" if titles["passport"] else "identity_card_front"
         return _kind(table, key, "a document title with field labels or a portrait")
@@ -222,7 +220,11 @@ def _without_mrz(table: dict[str, Any], ev: PageEvidence) -> DocumentKind:
 def classify(table: dict[str, Any], ev: PageEvidence) -> DocumentKind:
     if ev.mrz is not None:
         return _from_mrz(table, ev.mrz, ev)
-    return _without_mrz(table, ev)
+    kind = _without_mrz(table, ev)
+    # An MRZ seen but not read: which personal number it holds is unknown, so the same number
+    # printed in the visual zone (the Latvian 111111-11648) cannot be found either; decide
+    # asks for review, whichever document the labels name.
+    return replace(kind, mrz=True) if kind.is_id and ev.has_unparsed_mrz else kind
 
 
 def layout_zone(table: dict[str, Any], kind: DocumentKind, name: str) -> tuple[float, float, float, float] | None:

@@ -171,3 +171,7 @@ def test_a_foreign_passport_whose_mrz_was_seen_but_not_read_goes_to_review() -> 
     cut_off = classify(model_json("documents.json"), PageEvidence(mrz=None, lines=page, has_qr=False, has_face=True, has_bsn=False))
     assert (seen.key, seen.mrz) == ("passport", True)
     assert (cut_off.key, cut_off.mrz) == ("passport", False)
+    # The same for a card named by its title and labels (front and back scanned on one page).
+    card = _lines("REPUBLIKA SLOVENIJA", "OSEBNA IZKAZNICA / IDENTITY CARD", "Priimek / Surname", "Datum rojstva / Date of birth")
+    seen_card = classify(model_json("documents.json"), PageEvidence(mrz=None, lines=card, has_qr=False, has_face=True, has_bsn=False, has_unparsed_mrz=True))
+    assert (seen_card.key, seen_card.mrz) == ("identity_card_front", True)
