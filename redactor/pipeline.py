@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -307,17 +308,30 @@ def _publish(
     """Black out, read the result as an attacker would (widening boxes where digits still
     read), and sign; or needs_review with what is still visible."""
     images, drawn = _black_out_pages(document, regions)
-    checked = verify(
-        images, [secrets_of(f) for f in findings], ocr=engines.ocr, centerface=engines.faces, haar=engines.haar, blacked=drawn
-    )
-    images, drawn = checked.images, drawn + checked.regions
+    today = date.today()
+
+    def finish(pages: list[np.ndarray]) -> tuple[bytes, str, str]:
+        if purpose:
+            pages = [watermark(img, purpose, today) for img in pages]
+        return _encode(document, pages, settings.pdf_dpi)
+
+    # Verification mostly leaves the pages as they are: encode them meanwhile, on the core its
+    # models leave idle at times (the encoder runs on one). The bytes stay in memory and are
+    # used only when verification passes without widening a box.
+    with ThreadPoolExecutor(1, thread_name_prefix="encode") as pool:
+        early = pool.submit(finish, images)
+        checked = verify(
+            images, [secrets_of(f) for f in findings], ocr=engines.ocr.careful(), centerface=engines.faces, haar=engines.haar, blacked=drawn
+        )
+        if checked.reasons:
+            early.cancel()
+    drawn = drawn + checked.regions
     if checked.reasons:
         return _needs_review(
             checked.reasons, findings, engines, keys, proposed=regions + checked.regions, leftovers=checked.leftovers
         )
-    if purpose:
-        images = [watermark(img, purpose, date.today()) for img in images]
-    output, ext, media = _encode(document, images, settings.pdf_dpi)
+    unchanged = all(a is b for a, b in zip(checked.images, images))
+    output, ext, media = early.result() if unchanged else finish(checked.images)
     unsigned = build_record(status="redacted", reasons=[], findings=findings, engines=engines, regions=drawn, output=output)
     if review is not None:
         unsigned["review"] = review.block(unsigned["issued_at"])

@@ -22,7 +22,7 @@ from conftest import SAMPLES
 
 @pytest.fixture(scope="module")
 def judge() -> Judge:
-    return Judge(RapidOcrEngine())
+    return Judge(RapidOcrEngine(careful=True))
 
 
 def _image(name: str) -> np.ndarray:

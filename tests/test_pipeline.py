@@ -25,7 +25,7 @@ ENTRIES = json.loads((SAMPLES / "annotations.json").read_text())
 
 @pytest.fixture(scope="module")
 def reader():
-    return RapidOcrEngine()
+    return RapidOcrEngine(careful=True)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])

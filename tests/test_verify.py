@@ -13,10 +13,11 @@ import pytest
 import segno
 from PIL import Image
 
-from redactor.core import Region
+from redactor.core import Region, Review
 from redactor.faces import CenterFaceDetector, HaarFaceDetector
 from redactor.geometry import rotate_box, unrotate_box
 from redactor.ocr import RapidOcrEngine
+from redactor.pipeline import redact_reviewed
 from redactor.qr import find_qr_codes
 from redactor.redact import black_out
 from redactor.verify import PageSecrets, verify
@@ -26,7 +27,7 @@ from conftest import SAMPLES
 
 @pytest.fixture(scope="module")
 def models():
-    return {"ocr": RapidOcrEngine(), "centerface": CenterFaceDetector(), "haar": HaarFaceDetector()}
+    return {"ocr": RapidOcrEngine(careful=True), "centerface": CenterFaceDetector(), "haar": HaarFaceDetector()}
 
 
 def _image(name: str) -> np.ndarray:
@@ -130,3 +131,28 @@ def test_an_mrz_holding_a_number_that_nothing_blacked_out_needs_review(models):
     secrets = PageSecrets(0, 0, (600, 400), ("999999990",), (), (10, 300, 590, 380), line)
     result = verify([page], [secrets], blacked=[], **models)
     assert result.reasons == ["The MRZ holds part of a personal number that was not blacked out."]
+
+
+def test_a_published_copy_carries_the_box_verification_widened(engines, settings, keys, sample_entries):
+    """Through the whole publish step: staff kept a box that drifted off the MRZ's BSN cells.
+    The copy published (encoded while verification ran) must be the widened one."""
+    name = "nl_passport_2014_scan300.jpg"
+    entry = sample_entries[name]
+    data = (SAMPLES / name).read_bytes()
+    bsn, truth = _mrz_number(entry)
+    shift = 0.6 * (truth[2] - truth[0])
+    drifted = (truth[0] + shift, truth[1], truth[2] + shift, truth[3])
+    photos = tuple(Region("portrait", 0, tuple(p["box"]), "photo") for p in entry["portraits"])
+    review = Review(by="staff", added=(), kept=photos + (Region("bsn", 0, drifted, "MRZ personal number"),))
+
+    as_kept, _ = black_out(_image(name), list(review.kept))
+    assert _visible_runs(engines.ocr.careful(), as_kept, truth, bsn), "guard: the kept boxes alone must leave digits readable"
+
+    outcome = redact_reviewed(data, review, engines=engines, keys=keys, settings=settings)
+
+    if outcome.status == "needs_review":  # nothing published is safe too
+        assert any("personal number" in r for r in outcome.reasons), outcome.reasons
+        return
+    assert outcome.status == "redacted", outcome.reasons
+    published = np.asarray(Image.open(io.BytesIO(outcome.output)).convert("RGB"))
+    assert _visible_runs(engines.ocr.careful(), published, truth, bsn) == []
