@@ -102,22 +102,28 @@ class FoundLines:
     scaled_size: tuple[int, int]  # (height, width) of the scaled image
 
 
+def _replace_session(wrapper, model: str | bytes, threads: int | None = None) -> None:  # noqa: ANN001 - rapidocr's OrtInferSession
+    """Replace the session inside one of rapidocr's model wrappers by one of `model` (a file
+    path or the serialised model), with the same options (and `threads` threads, when given)."""
+    import onnxruntime
+
+    old = wrapper.session
+    options = old.get_session_options()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    wrapper.session = onnxruntime.InferenceSession(model, options, providers=old.get_providers())
+
+
 def _fold(wrapper, model_file: str, threads: int | None = None) -> None:  # noqa: ANN001 - rapidocr's OrtInferSession
     """Replace the session inside one of rapidocr's model wrappers by one of the same model
     file, folded, with the same options (and `threads` threads, when given)."""
     import onnx
-    import onnxruntime
     import rapidocr_onnxruntime
 
     from redactor.onnx_graph import fold_scalar_affines
 
     path = Path(rapidocr_onnxruntime.__file__).parent / "models" / model_file
-    old = wrapper.session
-    options = old.get_session_options()
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    model = fold_scalar_affines(onnx.load(path))
-    wrapper.session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=old.get_providers())
+    _replace_session(wrapper, fold_scalar_affines(onnx.load(path)).SerializeToString(), threads)
 
 
 def _detector_input(limit_side_len: int, limit_type: str) -> Callable[[np.ndarray], np.ndarray | None]:
@@ -174,19 +180,13 @@ def _may_hold_a_number(text: str) -> bool:
 def _fast_recogniser(like, threads: int | None):  # noqa: ANN001, ANN202 - rapidocr's TextRecognizer
     """rapidocr's recogniser with PP-OCRv6 tiny's model and alphabet: the same input (48 px
     high lines, values scaled to [-1, 1]) and the same CTC output, one step per 8 px."""
-    import onnxruntime
     from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
 
     from redactor.resources import model_path
 
     fast = copy.copy(like)
     fast.session = copy.copy(like.session)  # rapidocr's session wrapper; the session inside is replaced
-    options = like.session.session.get_session_options()
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    fast.session.session = onnxruntime.InferenceSession(
-        str(model_path("ppocrv6_tiny_rec.onnx")), options, providers=["CPUExecutionProvider"]
-    )
+    _replace_session(fast.session, str(model_path("ppocrv6_tiny_rec.onnx")), threads)
     decode = CTCLabelDecode(character_path=str(model_path("ppocrv6_tiny_dict.txt")))
     decode.character = [FAST_READS_AS.get(c, c) for c in decode.character]
     fast.postprocess_op = decode
