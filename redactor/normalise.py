@@ -64,6 +64,9 @@ class UprightPage:
     image: np.ndarray  # the upright image
     lines: tuple[TextLine, ...]  # OCR lines in upright coordinates
     text_layer: tuple[TextLine, ...] = ()  # a PDF's own text, in upright coordinates
+    # The part of a big page that holds its text (upright pixels), when OCR read only that
+    # part; None: the whole page was read.
+    text_area: Box | None = None
 
     @property
     def all_lines(self) -> list[TextLine]:
@@ -346,7 +349,7 @@ def upright(page: Page, ocr: OcrEngine) -> UprightPage:
         ocr, lines = careful, read(careful)
     lines = _level_reading_if_better(image, lines, skew(quads), window, ocr)
     text_layer = tuple(_rotate_line(l, k, w, h) for l in page.text_layer)
-    return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer)
+    return UprightPage(page=page, k=k, image=image, lines=tuple(lines), text_layer=text_layer, text_area=window)
 
 
 def _read_whole(image: np.ndarray, ocr: OcrEngine) -> list[TextLine]:
