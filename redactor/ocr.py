@@ -173,12 +173,15 @@ class _SharedOutRecogniser:
 # read the Slovenian specimen's personal number with its last digit wrong, and the Finnish
 # one's tail '426U' as '426AU'. Label numbers ('10 geldig tot') stay with the fast model.
 NUMBER_DIGITS = 3
+# So do lines that read as nothing but a date ('13 MEI/MAY 1962', '19.12.1968') or a height
+# ('1,78 m'): two thirds of the lines read again on sample_docs, and never a secret.
+PLAIN_FIELD = re.compile(r"\d{1,2} ?[A-Z]{3}(/[A-Z]{3})? ?\d{4}|\d{1,2}[./-]\d{1,2}[./-](\d{2}|\d{4})|\d[,.]\d{2} ?m", re.IGNORECASE)
 # The fast model reads an MRZ's filler '<' now and then as a Greek capital lambda.
 FAST_READS_AS = {"\u039b": "<"}
 
 
 def _may_hold_a_number(text: str) -> bool:
-    return "<" not in text and sum(c.isdigit() for c in text) >= NUMBER_DIGITS
+    return "<" not in text and sum(c.isdigit() for c in text) >= NUMBER_DIGITS and not PLAIN_FIELD.fullmatch(text.strip())
 
 
 def _fast_recogniser(like, threads: int | None):  # noqa: ANN001, ANN202 - rapidocr's TextRecognizer

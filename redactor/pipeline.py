@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 
 # The sizes (long side, px) the faint-face passes see the document's area at. Measured on the
 # 141 annotated ghosts of sample_docs, the specimens, their variants and a seed-53 matrix:
-# CenterFace found 104 at 480 and 800 px of the text area, 99 at 640 and 960 px of the whole
-# page, which cost half as much again.
-FAINT_SIDES = (480, 800)
+# CenterFace found 103 at 640 and 800 px of the text area, every one of the 99 that 640 and
+# 960 px of the whole page found, for four fifths of the cost. Faint faces come and go from
+# one scale to the next: 480 and 800 px found 106, but not the French specimen's ghost at
+# JPEG quality 30, which only 640 px shows.
+FAINT_SIDES = (640, 800)
 
 
 @dataclass
@@ -146,8 +148,7 @@ def _faint_faces(image: np.ndarray, text_area: Box | None, detector: CenterFaceD
     at some scales and not others, so two are looked at, of the part of the page that holds
     the document's text (a card on an A4 scan is looked at as a card scan is). Only where a
     ghost may be: the document kind says none is printed on licences and back sides."""
-    x0, y0 = (0, 0) if text_area is None else (int(text_area[0]), int(text_area[1]))
-    x1, y1 = (image.shape[1], image.shape[0]) if text_area is None else (int(np.ceil(text_area[2])), int(np.ceil(text_area[3])))
+    x0, y0, x1, y1 = (0, 0, image.shape[1], image.shape[0]) if text_area is None else (int(v) for v in text_area)
     enhanced = enhance_contrast(image[y0:y1, x0:x1])
     faces = [f for side in FAINT_SIDES for f in detector.detect(enhanced, threshold=GHOST_SCORE, max_side=side)]
     return [replace(f, box=(f.box[0] + x0, f.box[1] + y0, f.box[2] + x0, f.box[3] + y0)) for f in faces]

@@ -1,5 +1,6 @@
 """The second face detector (OpenCV Haar cascades) works on its own: it finds the main
-portrait on a sample, and sees no face in the text and guilloche of a document."""
+portrait on a sample, and sees no face in the text and guilloche of a document. Faint faces
+(ghost portraits) are looked for where the document is."""
 
 from __future__ import annotations
 
@@ -99,3 +100,18 @@ def test_the_ghost_under_coloured_print_is_matched_and_only_there(sample_entries
         assert covered_fraction(match.box, tuple(ghost)) > 0.9, (match.box, ghost)
     else:
         assert match is None or not match.accepted, match
+
+
+@pytest.mark.parametrize("name", ["nl_idcard_2014_both_sides_a4_150dpi.jpg", "nl_idcard_2021_both_sides_a4_200dpi.jpg"])
+def test_the_ghost_of_a_card_on_an_a4_scan_is_found_where_it_is(engines, settings, sample_entries, name):
+    """On an A4 scan the faint-face passes look at the part of the page that holds the
+    card's text, at a card's scale; what they find is placed back on the page."""
+    from redactor.load import load
+    from redactor.normalise import upright
+    from redactor.pipeline import _faint_faces
+
+    page = upright(load((SAMPLES / name).read_bytes(), settings).pages[0], engines.ocr)
+    assert page.k == 0 and page.text_area is not None
+    faces = _faint_faces(page.image, page.text_area, engines.faces)
+    ghost = [p["box"] for p in sample_entries[name]["portraits"] if p["type"] == "ghost"][0]
+    assert any(_inside(f, ghost) for f in faces), faces

@@ -29,13 +29,15 @@ def test_lines_read_side_by_side_read_as_one_at_a_time(engines):
 
 @pytest.mark.parametrize("name", ["nl_passport_pre2014_scan200.png", "nl_idcard_2021_back_lowres_120dpi.jpg", "nl_driving_licence_2006_phone_photo.jpg"])
 def test_every_number_is_read_by_the_careful_model(engines, name):
-    """The fast model reads a page first; what may be a number (a BSN, a date, a document
-    number) is read again by PP-OCRv4, so numbers read as PP-OCRv4 alone reads them."""
+    """The fast model reads a page first; what may be a number (a BSN, a document number)
+    is read again by PP-OCRv4, so numbers read as PP-OCRv4 alone reads them. Dates and
+    heights, which hold no secret, stay as the fast model read them."""
     page = np.asarray(Image.open(SAMPLES / name).convert("RGB"))
     found = engines.ocr.find_lines(page)
     fast = engines.ocr.read_lines(found, fix_upside_down=False)
     careful = engines.ocr.careful().read_lines(found, fix_upside_down=False)
-    numbers = [l.text for l in careful if sum(c.isdigit() for c in l.text) >= 5 and "<" not in l.text]
+    dates = re.compile(r"JAN|FEB|MAA|MAR|APR|MEI|MAY|JUN|JUL|AUG|SEP|OKT|OCT|NOV|DEC|\d\d\.\d\d\.\d{4}$")
+    numbers = [l.text for l in careful if sum(c.isdigit() for c in l.text) >= 5 and "<" not in l.text and not dates.search(l.text)]
     assert any(re.search(r"(?<!\d)(\d{9}|\d{4}\.\d{2}\.\d{3})(?!\d)", t.replace(" ", "")) for t in numbers), numbers  # the BSN
     assert numbers and set(numbers) <= {l.text for l in fast}
 
