@@ -93,7 +93,10 @@ def test_timed_out_document_frees_its_worker_at_once(unbounded_server: Server) -
     document, _ = sample(ID_CARD_BACK, "redacted")
     with httpx.Client(base_url=unbounded_server.url, timeout=REQUEST_TIMEOUT_S * 4) as client:
         started = time.monotonic()
-        hostile = _pdf(client, nested_xobject_pdf(), key)
+        # Five levels deep: MuPDF would render for hours. Four levels took 111 s here, which a
+        # faster hour brought under the deadline plus grace; the worker then stopped itself
+        # after rendering instead of being killed in C, and this test measured the wrong path.
+        hostile = _pdf(client, nested_xobject_pdf(depth=5), key)
         timed_out = time.monotonic()
         assert hostile.status_code == 504, hostile.text
         assert timed_out - started < REQUEST_TIMEOUT_S + 10
