@@ -9,8 +9,9 @@
   reads as before redaction: its text is checked for those characters without new OCR.
 - Faces, with two independent detectors (CenterFace and Haar): a face outside the blacked-out
   boxes -> needs review. One model's blind spot must not decide.
-- QR codes: one still detectable is blacked out and the page checked again; still there ->
-  needs review.
+- QR codes: a QR reader (zxing-cpp) reads the whole page; on a page where a code was blacked
+  out, the locators (finder patterns, OpenCV) look again too. One still detectable is blacked out
+  and the page checked again; still there -> needs review.
 
 Works on crops and one downscaled face pass per page to stay cheap.
 """
@@ -26,7 +27,7 @@ from redactor.core import Box, PageFindings, Region, RegionKind, TextLine
 from redactor.faces import CenterFaceDetector, Face, HaarFaceDetector
 from redactor.geometry import area, clip, intersection, pad, rotate_box, union, unrotate_box
 from redactor.ocr import OcrEngine, read_area
-from redactor.qr import find_qr_codes
+from redactor.qr import find_qr_codes, read_qr_codes
 from redactor.redact import black_out
 
 # This many consecutive characters of a personal number, readable again, is a leak.
@@ -103,7 +104,8 @@ def verify(
         image = out_images[secrets.page]
         page_blacked = [r.box for r in blacked if r.page == secrets.page]
         image, widened, text_left = _check_text(image, secrets, ocr)
-        image, qr_regions, qr_left = _check_qr(image, secrets.page)
+        had_qr = any(r.kind == RegionKind.QR_CODE for r in blacked if r.page == secrets.page)
+        image, qr_regions, qr_left = _check_qr(image, secrets.page, thorough=had_qr)
         page_blacked += [r.box for r in widened + qr_regions]
         face_left = _check_faces(image, secrets, page_blacked, centerface, haar)
         out_images[secrets.page] = image
@@ -225,8 +227,13 @@ def _check_text(image: np.ndarray, secrets: PageSecrets, ocr: OcrEngine) -> tupl
 # --- QR codes ----------------------------------------------------------------------------
 
 
-def _check_qr(image: np.ndarray, page: int) -> tuple[np.ndarray, list[Region], list[Region]]:
-    codes = find_qr_codes(image)
+def _check_qr(image: np.ndarray, page: int, *, thorough: bool) -> tuple[np.ndarray, list[Region], list[Region]]:
+    """A QR reader on the whole page, as an attacker points one at it. The locators for codes
+    no reader decodes (finder patterns, OpenCV) ran on these pixels before redaction, and
+    blacking out adds no light square to make a finder: they look again only on a page where
+    a code was blacked out (`thorough`), found by them or by a person, to see that it is gone."""
+    look = find_qr_codes if thorough else read_qr_codes
+    codes = look(image)
     if not codes:
         return image, [], []
     image, drawn = black_out(image, [Region(RegionKind.QR_CODE, page, c.box, "QR code found after redaction") for c in codes])

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import segno
+import zxingcpp
 from PIL import Image
 
 from redactor.core import Region, Review
@@ -122,6 +123,25 @@ def test_a_qr_code_left_on_the_page_is_blacked_out(models):
     assert [r.kind for r in result.regions] == ["qr_code"]
     assert find_qr_codes(result.images[0]) == []
     assert not any("QR" in r for r in result.reasons)
+
+
+def test_a_qr_code_no_reader_decodes_is_caught_on_a_page_where_a_code_was_blacked_out(models):
+    # A page with two codes, one found and blacked out; the box drawn for it misses the other:
+    # blurred, no QR reader decodes it, and only the locators, run again on such a page, see it.
+    page = _image("nl_passport_2014_scan300.jpg")
+    buf = io.BytesIO()
+    segno.make_qr("999999990", error="m").save(buf, kind="png", scale=4, border=4)
+    code = np.asarray(Image.open(buf).convert("L"))
+    h, w = code.shape
+    page[760 : 760 + h, 1100 : 1100 + w] = np.minimum(page[760 : 760 + h, 1100 : 1100 + w], code[..., None])
+    page = cv2.GaussianBlur(page, (0, 0), 2.0)
+    secrets = PageSecrets(0, 0, (page.shape[1], page.shape[0]), (), (), None)
+    found = [Region("qr_code", 0, (1300, 760, 1420, 880), "QR code"), Region("portrait", 0, (100, 200, 560, 760), "photo"), Region("portrait", 0, (1360, 380, 1560, 640), "ghost")]
+    redacted, drawn = black_out(page, found)
+    assert zxingcpp.read_barcodes(cv2.cvtColor(redacted, cv2.COLOR_RGB2GRAY)) == []
+    result = verify([redacted], [secrets], blacked=drawn, **models)
+    assert [r.kind for r in result.regions] == ["qr_code"]
+    assert find_qr_codes(result.images[0]) == []
 
 
 def test_an_mrz_holding_a_number_that_nothing_blacked_out_needs_review(models):
