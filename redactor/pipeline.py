@@ -17,7 +17,7 @@ import numpy as np
 from redactor import load as loader
 from redactor import mrz as mrz_reader
 from redactor.config import Settings
-from redactor.core import Box, Document, PageFindings, Region, RegionKind, Review, Status
+from redactor.core import Box, Document, PageFindings, Region, RegionKind, Review, Status, TextLine
 from redactor.decide import decide
 from redactor.documents import DocumentKind, PageEvidence, classify, issuing_state, layout_zone
 from redactor.errors import RejectedInput
@@ -26,7 +26,7 @@ from redactor.geometry import intersection, union
 from redactor.layout import GHOST_SCORE, MAIN_SCORE, MrzFrame, face_zones, ghost_copy_zone
 from redactor.layout import zone_region
 from redactor.normalise import UprightPage, upright
-from redactor.numbers import find_numbers
+from redactor.numbers import NumberFindings, find_numbers
 from redactor.ocr import RapidOcrEngine
 from redactor.output import encode_pdf, encode_png, preview
 from redactor.qr import find_qr_codes
@@ -90,8 +90,18 @@ class Outcome:
     page_sizes: tuple[tuple[int, int], ...] = ()  # (width, height) of each page as displayed
 
 
-def find(page: UprightPage, engines: Engines) -> PageFindings:
-    """Everything sensitive on one upright page, and which document it is."""
+@dataclass(frozen=True)
+class _PageText:
+    """What a page's text says: its MRZ (read, or lines that look like one and do not parse),
+    the other lines, and the personal numbers in them."""
+
+    reading: mrz_reader.MrzReading
+    lines: list[TextLine]  # outside the MRZ
+    dutch: bool
+    numbers: NumberFindings
+
+
+def _read_text(page: UprightPage) -> _PageText:
     # The MRZ from what OCR sees; a scanner's text layer only when OCR found none (mixing
     # both would pair lines of the two).
     reading = mrz_reader.read(list(page.lines))
@@ -99,14 +109,23 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
         reading = mrz_reader.read(list(page.text_layer))
     mrz = reading.result
     in_mrz = {id(l) for l in (mrz.source_lines if mrz else ())} | {id(l) for l in reading.unparsed}
-    viz_lines = [l for l in page.all_lines if id(l) not in in_mrz]
+    lines = [l for l in page.all_lines if id(l) not in in_mrz]
     dutch = mrz is None or issuing_state(mrz) == "NLD"
-    numbers = find_numbers(viz_lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None, dutch=dutch)
+    numbers = find_numbers(lines, mrz.personal_numbers if mrz else [], mrz.document_number if mrz else None, dutch=dutch)
+    return _PageText(reading, lines, dutch, numbers)
 
+
+def find(page: UprightPage, engines: Engines) -> PageFindings:
+    """Everything sensitive on one upright page, and which document it is."""
     image = page.image
-    h, w = image.shape[:2]
-    main_faces = engines.faces.detect(image, threshold=MAIN_SCORE)
-    qr_codes = find_qr_codes(image)
+    # CenterFace keeps both cores busy; the QR search (mostly one-threaded OpenCV) and the
+    # reading of the text (Python) run beside it.
+    with ThreadPoolExecutor(2, thread_name_prefix="find") as pool:
+        searching = pool.submit(find_qr_codes, image)
+        reading_text = pool.submit(_read_text, page)
+        main_faces = engines.faces.detect(image, threshold=MAIN_SCORE)
+        qr_codes, text = searching.result(), reading_text.result()
+    reading, mrz, viz_lines, numbers = text.reading, text.reading.result, text.lines, text.numbers
 
     document = classify(
         engines.documents,
@@ -120,7 +139,7 @@ def find(page: UprightPage, engines: Engines) -> PageFindings:
         ),
     )
     faint_faces = _faint_faces(image, page.text_area, engines.faces) if document.ghost != "none" else []
-    number_kind = RegionKind.BSN if dutch else RegionKind.PERSONAL_NUMBER
+    number_kind = RegionKind.BSN if text.dutch else RegionKind.PERSONAL_NUMBER
     regions = [Region(h.kind, 0, h.box, h.reason) for h in numbers.hits]
     regions += _mrz_regions(mrz, number_kind)
     regions += [
