@@ -115,6 +115,7 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
     patch(faces_module.HaarFaceDetector, "detect", "haar")
     patch(pipeline, "find_qr_codes", "qr codes")
     patch(verify, "find_qr_codes", "qr codes")
+    patch(verify, "read_qr_codes", "qr codes")
     patch(pipeline, "classify", "classify")
     patch(pipeline, "_photo_regions", "layout")
     patch(layout, "find_ghost_copy", "ghost copy match")
@@ -132,6 +133,8 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
     det, rec = rapid.text_det, rapid.text_rec
     stack.enter_context(mock.patch.object(det, "infer", _TimedProxy(det.infer, clock.wrap("ocr detection", det.infer))))
     stack.enter_context(mock.patch.object(rapid, "text_rec", _TimedProxy(rec, clock.wrap("ocr recognition", rec))))
+    boxes = rapid.cal_rec_boxes  # worked out beside PP-OCRv4's second reading, on another thread
+    stack.enter_context(mock.patch.object(rapid, "cal_rec_boxes", _TimedProxy(boxes, clock.wrap("ocr character boxes", boxes))))
     fast = engines.ocr._fast  # PP-OCRv6 tiny, which reads every line first
     if fast is not None:
         stack.enter_context(mock.patch.object(engines.ocr, "_fast", _TimedProxy(fast, clock.wrap("ocr recognition, fast model", fast))))

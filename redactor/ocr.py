@@ -276,31 +276,31 @@ class RapidOcrEngine:
         crops = engine.get_crop_img_list(found.image, quads)
         if fix_upside_down:
             crops, _, _ = engine.text_cls(crops)
-        readings = self._recognise_lines(crops)
-        lines: list[TextLine] = []
-        for crop, quad, caller_quad, reading in zip(crops, quads, found.page_quads, readings):
+
+        def line(i: int, reading: tuple) -> TextLine | None:
             text, score = str(reading[0]), float(reading[1])
             if score < engine.text_score:
-                continue
+                return None
             # Character boxes locate numbers and MRZ cells; working them out for every line
             # of words cost a tenth of reading a page (bench/bench.py).
-            char_quads = engine.cal_rec_boxes([crop], [quad], [reading])[0][2] if CHAR_BOX_TEXT.search(text) else []
+            char_quads = engine.cal_rec_boxes([crops[i]], [quads[i]], [reading])[0][2] if CHAR_BOX_TEXT.search(text) else []
             char_boxes = self._to_caller(char_quads, found.record, found.scaled_size, found.scale, whole_pixels=True)
             chars = tuple(quad_box(q) for q in char_boxes) if len(char_boxes) == len(text) else ()
-            lines.append(TextLine(text=text, box=quad_box(caller_quad), confidence=score, source=self.name, chars=chars))
-        return lines
+            return TextLine(text=text, box=quad_box(found.page_quads[i]), confidence=score, source=self.name, chars=chars)
 
-    def _recognise_lines(self, crops: list[np.ndarray]) -> list:
-        """rapidocr's readings (text, score, character positions) of line crops: the fast
-        model's, and PP-OCRv4's where the fast one read what may be a number."""
         if self._fast is None:
-            return self._engine.text_rec(crops, True)[0]
-        readings = list(self._fast(crops, True)[0])
-        again = [i for i, r in enumerate(readings) if _may_hold_a_number(str(r[0]))]
-        if again:
-            for i, reading in zip(again, self._engine.text_rec([crops[i] for i in again], True)[0]):
-                readings[i] = reading
-        return readings
+            lines = dict(enumerate(line(i, r) for i, r in enumerate(engine.text_rec(crops, True)[0])))
+        else:
+            # The fast model reads every line; PP-OCRv4 reads again those where it read what may
+            # be a number, and its reading counts. Meanwhile the character boxes of the other
+            # lines (MRZ lines, dates: Python work) are worked out on the core it leaves.
+            readings = list(self._fast(crops, True)[0])
+            again = [i for i, r in enumerate(readings) if _may_hold_a_number(str(r[0]))]
+            with ThreadPoolExecutor(1, thread_name_prefix="ocr-boxes") as boxer:
+                others = boxer.submit(lambda: {i: line(i, r) for i, r in enumerate(readings) if i not in again})
+                reread = engine.text_rec([crops[i] for i in again], True)[0] if again else []
+                lines = others.result() | {i: line(i, r) for i, r in zip(again, reread)}
+        return [lines[i] for i in sorted(lines) if lines[i] is not None]
 
     def detect(self, image: np.ndarray, *, max_side: int) -> list[np.ndarray]:
         # The library's own detector upscales to a 736 px short side; for finding out which
