@@ -289,7 +289,7 @@ class RapidOcrEngine:
             return TextLine(text=text, box=quad_box(found.page_quads[i]), confidence=score, source=self.name, chars=chars)
 
         if self._fast is None:
-            lines = dict(enumerate(line(i, r) for i, r in enumerate(engine.text_rec(crops, True)[0])))
+            lines = {i: line(i, r) for i, r in enumerate(engine.text_rec(crops, True)[0])}
         else:
             # The fast model reads every line; PP-OCRv4 reads again those where it read what may
             # be a number, and its reading counts. Meanwhile the character boxes of the other

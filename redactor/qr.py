@@ -63,29 +63,31 @@ class _Finder:
 
 def find_qr_codes(image: np.ndarray) -> list[QrCode]:
     """Every QR code on an RGB (or grey) image, boxes in its pixels."""
-    small, scale, size = _working_copy(image)
-    found = _zxing(small) + _finder_patterns(small)
-    if not found:
-        # The ArUco detector is the slowest of the three; it only has to catch what the others missed.
-        found = _opencv(small)
-    return _merge([QrCode(clip(_scale_box(c.box, 1 / scale), *size), c.decoded, c.source) for c in found])
+    return _search(image, thorough=True)
 
 
 def read_qr_codes(image: np.ndarray) -> list[QrCode]:
     """The QR codes a reader finds on an image (zxing-cpp: decoded, or located and not
     decoded): what anyone pointing a QR app at the page gets, without the locators that
     find codes no reader decodes."""
-    small, scale, size = _working_copy(image)
-    return _merge([QrCode(clip(_scale_box(c.box, 1 / scale), *size), c.decoded, c.source) for c in _zxing(small)])
+    return _search(image, thorough=False)
 
 
-def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """The image in grey at most MAX_SIDE pixels, its scale, and the image's (width, height)."""
+def _search(image: np.ndarray, *, thorough: bool) -> list[QrCode]:
+    """zxing-cpp, and when `thorough` the two locators, on the image in grey at most MAX_SIDE
+    pixels; boxes in the image's pixels, overlapping finds merged."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     h, w = grey.shape
     scale = min(1.0, MAX_SIDE / max(h, w))
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-    return np.ascontiguousarray(small), scale, (w, h)
+    small = np.ascontiguousarray(small)
+    found = _zxing(small)
+    if thorough:
+        found += _finder_patterns(small)
+        if not found:
+            # The ArUco detector is the slowest of the three; it only has to catch what the others missed.
+            found = _opencv(small)
+    return _merge([QrCode(clip(_scale_box(c.box, 1 / scale), w, h), c.decoded, c.source) for c in found])
 
 
 def _zxing(grey: np.ndarray) -> list[QrCode]:
