@@ -1,7 +1,7 @@
 """Real documents as real captures come: each annotated image of a folder (the specimens) turned
 90, 270 and 180 degrees, at half size, saved as a JPEG at quality 30, tilted a few degrees
-either way, and as a phone photo (perspective, smaller, JPEG), with its ground-truth boxes
-mapped to the new pixels. The result is a folder `redactor eval` reads.
+either way and 8 degrees one way, and as a phone photo (perspective, smaller, JPEG), with its
+ground-truth boxes mapped to the new pixels. The result is a folder `redactor eval` reads.
 
     .venv/bin/python -m evaluation.variants ../shared/specimens /tmp/specimen-variants
     .venv/bin/redactor eval /tmp/specimen-variants
@@ -41,6 +41,7 @@ VARIANTS = {
     "q30": Capture(quality=30),
     "tilt3": Capture(tilt=3.0),
     "tilt-4": Capture(tilt=-4.0),
+    "tilt8": Capture(tilt=8.0),
     "phone": Capture(scale=0.7, quality=60, tilt=-2.0, keystone=0.08),
 }
 BOXED = ("portraits", "personal_numbers", "qr_codes", "keep_fields")
@@ -86,8 +87,9 @@ def _warped_box(box: list[float], matrix: np.ndarray) -> list[float]:
     return [float(cx - half_w), float(cy - half_h), float(cx + half_w), float(cy + half_h)]
 
 
-def variant(entry: dict, image: Image.Image, name: str) -> tuple[dict, bytes]:
-    capture = VARIANTS[name]
+def variant(entry: dict, image: Image.Image, name: str, capture: Capture | None = None) -> tuple[dict, bytes]:
+    """`entry`'s image as captured by VARIANTS[name] (or by `capture`, named `name`)."""
+    capture = capture or VARIANTS[name]
     width, height = image.size
     out = copy.deepcopy(entry)
     out["file"] = f"{Path(entry['file']).stem}_{name}.jpg"

@@ -82,6 +82,11 @@ class MrzFrame:
             return cls(x0, y0, x1 - x0)
         return cls(float(corner[0]), float(corner[1]), width, angle)
 
+    @property
+    def slope(self) -> float:
+        """Pixels down per pixel right along the MRZ's lines."""
+        return float(np.tan(self.angle))
+
     def to_pixels(self, zone: tuple[float, float, float, float]) -> Box:
         """A zone (MRZ widths right of and below the MRZ's top-left corner, along its slant)
         as an upright box of the zone's size around where its centre lands. Not the box around
@@ -96,9 +101,17 @@ class MrzFrame:
 
 
 def _photo_box(
-    face: Box, lines: list[TextLine], size: tuple[int, int], mrz_box: Box | None, grow: tuple[float, float, float, float], *, clip_left: bool = True
+    face: Box,
+    lines: list[TextLine],
+    size: tuple[int, int],
+    mrz_box: Box | None,
+    grow: tuple[float, float, float, float],
+    *,
+    clip_left: bool = True,
+    mrz_slope: float = 0.0,
 ) -> Box:
-    """The whole photo around a face, clipped at text printed beside it and at the MRZ.
+    """The whole photo around a face, clipped at text printed beside it and at the MRZ (whose
+    lines run `mrz_slope` pixels down per pixel right).
     The main portrait sits at the document's left edge: text OCR finds left of it is not a
     field (the other side of a card scanned beside it, a vertical number), so it is not
     clipped there; a ghost image often has fields on its left."""
@@ -121,8 +134,17 @@ def _photo_box(
     # The MRZ ends a photo above it; an MRZ beside it (a card's back scanned next to its
     # front) does not.
     below = mrz_box is not None and mrz_box[1] >= face[3] and mrz_box[0] < face[2] and mrz_box[2] > face[0]
-    bottom = min(box[3], mrz_box[1] - 2) if below else box[3]
+    bottom = min(box[3], _mrz_top_under(mrz_box, mrz_slope, left, right) - 2) if below else box[3]
     return clip((left, box[1], right, bottom), *size)
+
+
+def _mrz_top_under(mrz_box: Box, slope: float, left: float, right: float) -> float:
+    """The highest point of the MRZ's top edge between x = left and right. On a level page
+    that is the top of its box; on a tilted one the edge runs askew from the box's top
+    corner, and under a photo at the low end it is far lower (8 degrees: 120 px on a
+    passport 1500 px wide, where the photo's bottom corner showed)."""
+    high_x = mrz_box[0] if slope > 0 else mrz_box[2]
+    return min(mrz_box[1] + slope * (x - high_x) for x in (max(left, mrz_box[0]), min(right, mrz_box[2])))
 
 
 # Passport photos frame the face at about half their width and height (ICAO 9303): grow the
@@ -137,7 +159,12 @@ GHOST_GROW = (1.0, 0.9, 1.0, 1.6)
 
 
 def face_zones(
-    main_faces: list[Face], faint_faces: list[Face], lines: list[TextLine], size: tuple[int, int], mrz_box: Box | None
+    main_faces: list[Face],
+    faint_faces: list[Face],
+    lines: list[TextLine],
+    size: tuple[int, int],
+    mrz_box: Box | None,
+    mrz_slope: float = 0.0,
 ) -> list[Region]:
     """Detected faces as photo zones. The largest confident face is the main portrait;
     smaller or fainter faces are ghost portraits (every one is blacked out)."""
@@ -146,17 +173,17 @@ def face_zones(
     main_area = area(confident[0].box) if confident else 0.0
     for face in confident:
         if area(face.box) >= MAIN_AREA_SHARE * main_area:
-            box = _photo_box(face.box, lines, size, mrz_box, MAIN_GROW, clip_left=False)
+            box = _photo_box(face.box, lines, size, mrz_box, MAIN_GROW, clip_left=False, mrz_slope=mrz_slope)
             zones.append(Region(RegionKind.PORTRAIT, 0, box, "face detected"))
         else:
-            box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW)
+            box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW, mrz_slope=mrz_slope)
             zones.append(Region(RegionKind.GHOST_PORTRAIT, 0, box, "small face detected"))
     for face in faint_faces:
         if any(covered_fraction(face.box, z.box) > 0.5 for z in zones):
             continue
         if main_area and area(face.box) > 1.5 * main_area:
             continue  # a face-like texture bigger than the portrait is not a ghost image
-        box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW)
+        box = _photo_box(face.box, lines, size, mrz_box, GHOST_GROW, mrz_slope=mrz_slope)
         zones.append(Region(RegionKind.GHOST_PORTRAIT, 0, box, "faint face detected"))
     return zones
 

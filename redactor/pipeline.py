@@ -196,13 +196,13 @@ def _photo_regions(
     """Portraits and ghost images: detected, matched as a copy of the portrait, and by layout."""
     h, w = page.image.shape[:2]
     mrz_box = union(mrz.line_boxes[0], mrz.line_boxes[-1]) if mrz else None
-    zones = face_zones(main_faces, faint_faces, lines, (w, h), mrz_box)
+    frame = MrzFrame.of(mrz) if mrz else None
+    zones = face_zones(main_faces, faint_faces, lines, (w, h), mrz_box, frame.slope if frame else 0.0)
     portraits = [z for z in zones if z.kind == RegionKind.PORTRAIT]
     if document.ghost != "none" and not any(z.kind == RegionKind.GHOST_PORTRAIT for z in zones):
         copy = ghost_copy_zone(page.image, portraits, main_faces, lines, mrz_box)
         zones += [copy] if copy else []
-    if mrz is not None and document.side == "data_page":
-        frame = MrzFrame.of(mrz)
+    if frame is not None and document.side == "data_page":
         for name, kind in (("portrait_zone", RegionKind.PORTRAIT), ("ghost_zone", RegionKind.GHOST_PORTRAIT)):
             zone = layout_zone(table, document, name)
             region = zone_region(frame, zone, kind, (w, h), document.title) if zone is not None else None

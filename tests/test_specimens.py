@@ -124,3 +124,15 @@ def test_a_capture_the_fast_recogniser_misreads_is_read_by_the_careful_one(name,
     result = _judged_variant(name, capture, engines, settings, judge, tmp_path)
     assert result.leaks == [], result
     assert result.status == "redacted", result
+
+
+@pytest.mark.parametrize("name", ["0_pass-lva.jpg", "100_pass-bdr.jpg"])
+def test_a_capture_tilted_8_degrees_has_its_photos_covered(name, engines, settings, judge, tmp_path):
+    """8 degrees askew. The Latvian portrait stands above the low end of the slanted MRZ: cut
+    off at the MRZ box's top (the MRZ's high end), the photo's bottom corner stayed visible.
+    On the German passport OCR read eight of the name line's fillers as '≤': the line no
+    longer looked like an MRZ, the authority 'BUNDESDRUCKEREI' above it was taken for the
+    name line, the page was no passport, and its ghost image had no layout zone."""
+    result = _judged_variant(name, "tilt8", engines, settings, judge, tmp_path)
+    assert result.leaks == [], result
+    assert result.status == "redacted", result
