@@ -105,6 +105,7 @@ def instrument(clock: StepClock, engines: Any) -> ExitStack:
     patch(load, "load", "load")
     patch(normalise, "_turn", "orientation")
     patch(normalise, "_detect_small", "orientation")
+    patch(normalise, "_text_window", "reading window")
     # A page is read in two halves (find_lines, read_lines) when its lines also decide its turn.
     for method in ("read", "find_lines", "read_lines"):
         patch(type(engines.ocr), method, "page ocr")

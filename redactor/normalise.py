@@ -161,7 +161,7 @@ def orientation(image: np.ndarray, ocr: OcrEngine) -> int:
     """k such that np.rot90(image, k) is upright (0 when there is no text to tell)."""
     h, w = image.shape[:2]
     if window_possible(w, h):
-        return _turn(image, ocr, _detect_small(image, ocr))
+        return _turn(image, ocr, _detect_small(image, ocr)[0])
     return _turn_whole(image, ocr, ocr.find_lines(image))[0]
 
 
@@ -180,14 +180,30 @@ def _turn_whole(image: np.ndarray, ocr: OcrEngine, found: FoundLines) -> tuple[i
     return _turn(image, ocr, quads), as_found
 
 
-def _detect_small(image: np.ndarray, ocr: OcrEngine) -> list[np.ndarray]:
-    """Where the lines of a big page are, found on the page scaled down: enough to tell which
-    way they run and to find the part of the page worth reading."""
+def _detect_small(image: np.ndarray, ocr: OcrEngine) -> tuple[list[np.ndarray], int]:
+    """Where the lines of a big page are, found on the page scaled down to the side returned
+    with them: enough to tell which way they run."""
     quads = ocr.detect(image, max_side=DETECT_SIDE)
-    if len(quads) < FEW_LINES:
-        # A card on an A4 scan has text too small to find at this size: look closer.
-        quads = ocr.detect(image, max_side=2 * DETECT_SIDE)
-    return quads
+    if len(quads) >= FEW_LINES:
+        return quads, DETECT_SIDE
+    # A card on an A4 scan has text too small to find at this size: look closer.
+    return ocr.detect(image, max_side=2 * DETECT_SIDE), 2 * DETECT_SIDE
+
+
+def _text_window(page: Page, k: int, quads: list[np.ndarray], side: int, ocr: OcrEngine) -> Box | None:
+    """The part of the upright page (`page` turned by k) that holds all its text, or None: read
+    it whole. Only the window is read, so it is taken from lines found at twice DETECT_SIDE
+    (`quads` were found at `side`): at DETECT_SIDE, of two cards side by side on an A4 scan
+    tilted 5 degrees only the front's lines were found, and the back's MRZ went unread."""
+    w, h = page.size
+    upright_size = (h, w) if k % 2 else (w, h)
+
+    def window_of(found: list[np.ndarray]) -> Box | None:
+        return reading_window([rotate_box(quad_box(q), k, w, h) for q in found], *upright_size)
+
+    if side >= 2 * DETECT_SIDE or window_of(quads) is None:
+        return window_of(quads)
+    return window_of(ocr.detect(page.image, max_side=2 * DETECT_SIDE))
 
 
 def _length(sample: list[np.ndarray]) -> float:
@@ -324,10 +340,10 @@ def upright(page: Page, ocr: OcrEngine) -> UprightPage:
     w, h = page.size
     # The 180-degree line classifier stays off: it flips skewed MRZ lines, which then read as noise.
     if window_possible(w, h):
-        quads = _detect_small(page.image, ocr)
+        quads, side = _detect_small(page.image, ocr)
         k = _turn(page.image, ocr, quads)
         image = np.ascontiguousarray(np.rot90(page.image, k)) if k else page.image
-        window = reading_window([rotate_box(quad_box(q), k, w, h) for q in quads], image.shape[1], image.shape[0])
+        window = _text_window(page, k, quads, side, ocr)
         if window is None:
             read = partial(_read_whole, image)
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 from stdnum.nl import bsn as stdnum_bsn
 
 from redactor.core import Box, RegionKind, TextLine
@@ -133,19 +134,50 @@ def _is_bsn(digits: str) -> bool:
     return len(digits) == 9 and stdnum_bsn.is_valid(digits)
 
 
-def _beside(label: TextLine, line: TextLine) -> bool:
+# A page slanted less than this (tan 2 degrees) is taken as level: labels and values are
+# paired by their boxes as they are.
+LEVEL_SLOPE = 0.035
+
+
+def page_slope(lines: list[TextLine]) -> float:
+    """How far the page's text falls per pixel to the right, from the lines OCR gave character
+    boxes (those with digits in them); 0 for a page that is level or says nothing."""
+    slopes = []
+    for line in lines:
+        if len(line.chars) >= 5:
+            xs = np.array([(b[0] + b[2]) / 2 for b in line.chars])
+            if np.ptp(xs) > 0:
+                slopes.append(float(np.polyfit(xs, [(b[1] + b[3]) / 2 for b in line.chars], 1)[0]))
+    slope = float(np.median(slopes)) if slopes else 0.0
+    return slope if abs(slope) >= LEVEL_SLOPE else 0.0
+
+
+def _band(line: TextLine, slope: float) -> tuple[float, float]:
+    """A line's middle along the slant (its height where x = 0 once the page is turned level)
+    and the height of its letters: on a slanted page a line's box is taller by its slant."""
+    x0, y0, x1, y1 = line.box
+    text_height = max(height(line.box) - abs(slope) * (x1 - x0), 0.3 * height(line.box))
+    return (y0 + y1) / 2 - slope * (x0 + x1) / 2, text_height
+
+
+def _top(line: TextLine, slope: float) -> float:
+    middle, text_height = _band(line, slope)
+    return middle - text_height / 2
+
+
+def _beside(label: TextLine, line: TextLine, slope: float = 0.0) -> bool:
     """`line` continues `label`'s row to the right ("4d." then "123456782")."""
-    h = height(label.box)
-    ly0, ly1 = label.box[1], label.box[3]
-    y0, y1 = line.box[1], line.box[3]
-    return abs((y0 + y1) / 2 - (ly0 + ly1) / 2) < 0.6 * h and label.box[2] - h <= line.box[0] <= label.box[2] + 12 * h
+    middle, h = _band(label, slope)
+    return abs(_band(line, slope)[0] - middle) < 0.6 * h and label.box[2] - h <= line.box[0] <= label.box[2] + 12 * h
 
 
-def _below(label: TextLine, line: TextLine) -> bool:
+def _below(label: TextLine, line: TextLine, slope: float = 0.0) -> bool:
     """`line` is printed under `label`, as passport values are under their labels."""
-    h = height(label.box)
-    lx0, _, lx1, ly1 = label.box
-    x0, y0, x1, _ = line.box
+    middle, h = _band(label, slope)
+    line_middle, line_height = _band(line, slope)
+    ly1, y0 = middle + h / 2, line_middle - line_height / 2
+    lx0, lx1 = label.box[0], label.box[2]
+    x0, x1 = line.box[0], line.box[2]
     return ly1 - 0.5 * h <= y0 <= ly1 + 2.2 * h and x0 < lx1 + h and x1 > lx0 - 2 * h
 
 
@@ -157,8 +189,9 @@ def value_area(label: TextLine) -> Box:
     return (lx0 - 2 * h, ly0, lx1 + 12 * h, ly1 + 3.2 * h)
 
 
-def _label_values(label: TextLine, lines: list[TextLine], kind: RegionKind) -> list[NumberHit]:
-    """The number a label belongs to: on its own line, else beside it, else the nearest line under it."""
+def _label_values(label: TextLine, lines: list[TextLine], kind: RegionKind, slope: float = 0.0) -> list[NumberHit]:
+    """The number a label belongs to: on its own line, else beside it, else the nearest line
+    under it (`slope`: see `page_slope`)."""
     end = _label_end(label.text)
     name = label.text[:end].strip() or label.text.strip()[:40]
     hits = [
@@ -169,7 +202,7 @@ def _label_values(label: TextLine, lines: list[TextLine], kind: RegionKind) -> l
         return hits
     others = [l for l in lines if l is not label]
     for near in (_beside, _below):
-        candidates = sorted((l for l in others if near(label, l)), key=lambda l: l.box[1])
+        candidates = sorted((l for l in others if near(label, l, slope)), key=lambda l: _top(l, slope))
         for other in candidates:
             where = "beside" if near is _beside else "under"
             found = [
@@ -251,8 +284,9 @@ def find_numbers(
             hits.extend(_mrz_value_hits(line, value, kind))
 
     areas: list[Box] = []
+    slope = page_slope(lines)
     for label in (l for l in lines if _has_label(l.text)):
-        found = _label_values(label, lines, kind)
+        found = _label_values(label, lines, kind, slope)
         hits.extend(found)
         if not found:
             reviews.append(
