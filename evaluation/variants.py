@@ -5,6 +5,7 @@ ground-truth boxes mapped to the new pixels. The result is a folder `redactor ev
 
     .venv/bin/python -m evaluation.variants ../shared/specimens /tmp/specimen-variants
     .venv/bin/redactor eval /tmp/specimen-variants
+    .venv/bin/python -m evaluation.variants --stress sample_docs /tmp/sample-stress
 
 The variants are written outside the project: the specimens are not ours to copy into it.
 """
@@ -43,6 +44,15 @@ VARIANTS = {
     "tilt-4": Capture(tilt=-4.0),
     "tilt8": Capture(tilt=8.0),
     "phone": Capture(scale=0.7, quality=60, tilt=-2.0, keystone=0.08),
+}
+# Harder captures than the set above (`--stress`): a 600 dpi scan, strong tilts, a quarter
+# turn and a tilt together, a steep phone photo.
+STRESS = {
+    "x2": Capture(scale=2.0),
+    "tilt-12": Capture(tilt=-12.0),
+    "rot90tilt5": Capture(turn=90, tilt=5.0),
+    "rot270tilt-6": Capture(turn=270, tilt=-6.0),
+    "key15": Capture(scale=0.8, quality=55, tilt=3.0, keystone=0.15),
 }
 BOXED = ("portraits", "personal_numbers", "qr_codes", "keep_fields")
 # The scanner lid or the table around a card.
@@ -121,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="a folder with images and annotations.json")
     parser.add_argument("out", type=Path, help="where the variants and their annotations.json go")
+    parser.add_argument("--stress", action="store_true", help="the harder captures (STRESS) instead")
     args = parser.parse_args(argv)
+    captures = STRESS if args.stress else VARIANTS
     try:
         entries = json.loads((args.source / "annotations.json").read_text())
     except (OSError, ValueError) as exc:
@@ -138,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, UnidentifiedImageError) as exc:
             print(f"variants: skipped {entry['file']} ({exc})", file=sys.stderr)
             continue
-        for name in VARIANTS:
-            new, data = variant(entry, image, name)
+        for name, capture in captures.items():
+            new, data = variant(entry, image, name, capture)
             (args.out / new["file"]).write_bytes(data)
             written.append(new)
     (args.out / "annotations.json").write_text(json.dumps(written, indent=1))
