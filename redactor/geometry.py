@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from redactor.core import Box
 
 
@@ -67,3 +71,16 @@ def height(box: Box) -> float:
 
 def width(box: Box) -> float:
     return box[2] - box[0]
+
+
+def centre_line(boxes: Sequence[Box], min_boxes: int = 5) -> tuple[float, float] | None:
+    """(slope, y at x = 0) of the straight line through the boxes' centres (least squares), as
+    through a line's character boxes; None for fewer than `min_boxes` boxes or boxes all at
+    one x: no slant to tell."""
+    if len(boxes) < min_boxes:
+        return None
+    xs = [(b[0] + b[2]) / 2 for b in boxes]
+    if max(xs) - min(xs) <= 0:
+        return None
+    slope, at_zero = np.polyfit(xs, [(b[1] + b[3]) / 2 for b in boxes], 1)
+    return float(slope), float(at_zero)

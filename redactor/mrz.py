@@ -24,7 +24,7 @@ from typing import Iterator, Literal
 import numpy as np
 
 from redactor.core import Box, TextLine
-from redactor.geometry import height, union
+from redactor.geometry import centre_line, height, union
 
 
 def char_value(c: str) -> int:
@@ -336,11 +336,10 @@ def _centre_y(line: TextLine, x: float) -> float:
     """The middle of a line's characters at `x`: along its slant where OCR boxed them (on a
     capture 4 degrees askew, a filler run's piece 400 px on sits 28 px lower), else the middle
     of its box."""
-    if len(line.chars) >= 5:
-        xs = [(b[0] + b[2]) / 2 for b in line.chars]
-        if max(xs) - min(xs) > 0:
-            slope, at_zero = np.polyfit(xs, [(b[1] + b[3]) / 2 for b in line.chars], 1)
-            return float(slope * x + at_zero)
+    fit = centre_line(line.chars)
+    if fit is not None:
+        slope, at_zero = fit
+        return slope * x + at_zero
     return (line.box[1] + line.box[3]) / 2
 
 

@@ -32,6 +32,8 @@ from redactor.ocr import MAX_SIDE, FoundLines, OcrEngine, quad_box, read_area
 # Text is detected on the page scaled to this many pixels (long side): enough to find lines.
 DETECT_SIDE = 800
 FEW_LINES = 4
+# A second, closer look: small print a card on an A4 scan holds is found at this size.
+CLOSER_SIDE = 2 * DETECT_SIDE
 # A big page is read only where its text is (plus this share of that area's size around it),
 # when that makes the text at least this much larger for OCR.
 WINDOW_MARGIN = 0.12
@@ -187,12 +189,12 @@ def _detect_small(image: np.ndarray, ocr: OcrEngine) -> tuple[list[np.ndarray], 
     if len(quads) >= FEW_LINES:
         return quads, DETECT_SIDE
     # A card on an A4 scan has text too small to find at this size: look closer.
-    return ocr.detect(image, max_side=2 * DETECT_SIDE), 2 * DETECT_SIDE
+    return ocr.detect(image, max_side=CLOSER_SIDE), CLOSER_SIDE
 
 
 def _text_window(page: Page, k: int, quads: list[np.ndarray], side: int, ocr: OcrEngine) -> Box | None:
     """The part of the upright page (`page` turned by k) that holds all its text, or None: read
-    it whole. Only the window is read, so it is taken from lines found at twice DETECT_SIDE
+    it whole. Only the window is read, so it is taken from lines found at CLOSER_SIDE
     (`quads` were found at `side`): at DETECT_SIDE, of two cards side by side on an A4 scan
     tilted 5 degrees only the front's lines were found, and the back's MRZ went unread."""
     w, h = page.size
@@ -201,9 +203,10 @@ def _text_window(page: Page, k: int, quads: list[np.ndarray], side: int, ocr: Oc
     def window_of(found: list[np.ndarray]) -> Box | None:
         return reading_window([rotate_box(quad_box(q), k, w, h) for q in found], *upright_size)
 
-    if side >= 2 * DETECT_SIDE or window_of(quads) is None:
-        return window_of(quads)
-    return window_of(ocr.detect(page.image, max_side=2 * DETECT_SIDE))
+    window = window_of(quads)
+    if window is None or side >= CLOSER_SIDE:
+        return window
+    return window_of(ocr.detect(page.image, max_side=CLOSER_SIDE))
 
 
 def _length(sample: list[np.ndarray]) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 from stdnum.nl import bsn as stdnum_bsn
 
 from redactor.core import Box, RegionKind, TextLine
-from redactor.geometry import area, height, intersection, union
+from redactor.geometry import area, centre_line, height, intersection, union
 
 # Lower-case, spaces removed. OCR drops or mangles accents, so keep the ASCII core.
 LABELS = (
@@ -142,12 +142,7 @@ LEVEL_SLOPE = 0.035
 def page_slope(lines: list[TextLine]) -> float:
     """How far the page's text falls per pixel to the right, from the lines OCR gave character
     boxes (those with digits in them); 0 for a page that is level or says nothing."""
-    slopes = []
-    for line in lines:
-        if len(line.chars) >= 5:
-            xs = np.array([(b[0] + b[2]) / 2 for b in line.chars])
-            if np.ptp(xs) > 0:
-                slopes.append(float(np.polyfit(xs, [(b[1] + b[3]) / 2 for b in line.chars], 1)[0]))
+    slopes = [fit[0] for fit in (centre_line(line.chars) for line in lines) if fit is not None]
     slope = float(np.median(slopes)) if slopes else 0.0
     return slope if abs(slope) >= LEVEL_SLOPE else 0.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -13,6 +14,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_docs"
 SPECIMENS = Path(os.environ.get("REDACTOR_SPECIMENS", ROOT.parent / "shared" / "specimens"))
+
+
+def pages_pdf(scan: bytes, pages: int, dpi: int = 300) -> bytes:
+    """A PDF of `pages` pages, each the image `scan` at `dpi` (stored once): a document that
+    takes the pipeline several seconds, for tests that need one still being worked on."""
+    import pymupdf
+    from PIL import Image
+
+    width, height = Image.open(io.BytesIO(scan)).size
+    doc = pymupdf.open()
+    for _ in range(pages):
+        page = doc.new_page(width=width * 72 / dpi, height=height * 72 / dpi)
+        page.insert_image(page.rect, stream=scan)
+    return doc.tobytes(garbage=4, deflate=True)
 
 
 @pytest.fixture(scope="session")

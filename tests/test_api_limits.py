@@ -7,10 +7,10 @@ import threading
 from typing import Iterator
 
 import httpx
-import pymupdf
 import pytest
 
 from api_support import Server, sample, upload
+from conftest import pages_pdf
 
 PASSPORT = "nl_passport_2014_scan300.jpg"
 
@@ -40,11 +40,7 @@ def _six_passport_pages() -> bytes:
     """A PDF of six passport pages (one image, stored once: 0.4 MB): about 4 s of work, far
     longer than the 1 s deadline (one passport page alone is done in under one second now)."""
     scan, _ = sample(PASSPORT, "redacted")
-    doc = pymupdf.open()
-    for _ in range(6):
-        page = doc.new_page(width=1665 * 72 / 300, height=1228 * 72 / 300)
-        page.insert_image(page.rect, stream=scan)
-    return doc.tobytes(garbage=4, deflate=True)
+    return pages_pdf(scan, 6)
 
 
 def test_full_queue_is_503_with_retry_after_and_slow_work_is_504(server: Server, key: str) -> None:

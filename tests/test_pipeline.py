@@ -167,17 +167,26 @@ def test_watermark_says_the_requesters_text_once_with_one_date(reader):
         assert [l.text.upper().replace(" ", "") for l in reader.read(level)] == [expected]
 
 
+def _judged_capture(name: str, capture_name: str, capture, sample_entries, engines, keys, settings, reader):  # noqa: ANN001, ANN202 - fixtures
+    """The sample `name` as `capture` (evaluation.variants, boxes mapped) makes it, redacted
+    and judged as `redactor eval` judges it."""
+    from evaluation.variants import variant
+
+    entry = sample_entries[name]
+    with Image.open(SAMPLES / entry["file"]) as opened:
+        image = opened.convert("RGB")
+    captured, data = variant(entry, image, capture_name, capture)
+    return evaluate_one(captured, data, engines, keys, settings, Judge(reader))
+
+
 def test_both_sides_of_a_card_on_a_turned_tilted_a4_scan_are_read(sample_entries, engines, keys, settings, reader):
     """An A4 scan at 150 dpi with a card's front and back, turned a quarter and 5 degrees
     askew. Only where the page's text is gets read; at the first, coarse look only the front's
     lines were found, so the back with its MRZ was never read and the MRZ's BSN was published."""
-    from evaluation.variants import Capture, variant
+    from evaluation.variants import Capture
 
-    entry = sample_entries["nl_idcard_2014_both_sides_a4_150dpi.jpg"]
-    with Image.open(SAMPLES / entry["file"]) as opened:
-        image = opened.convert("RGB")
-    captured, data = variant(entry, image, "turned_tilted", Capture(turn=90, tilt=5.0))
-    result = evaluate_one(captured, data, engines, keys, settings, Judge(reader))
+    result = _judged_capture("nl_idcard_2014_both_sides_a4_150dpi.jpg", "turned_tilted", Capture(turn=90, tilt=5.0),
+                             sample_entries, engines, keys, settings, reader)
     assert result.leaks == [], result
     assert result.status == "redacted", result
 
@@ -188,12 +197,8 @@ def test_a_number_under_its_label_is_found_on_a_page_12_degrees_askew(name, samp
     'Persoonsnummer' fell outside where the label's box said its value could be, and the page
     went to review as 'a label with no readable number'. Labels and values are now paired
     along the page's slant."""
-    from evaluation.variants import Capture, variant
+    from evaluation.variants import Capture
 
-    entry = sample_entries[name]
-    with Image.open(SAMPLES / entry["file"]) as opened:
-        image = opened.convert("RGB")
-    captured, data = variant(entry, image, "tilt-12", Capture(tilt=-12.0))
-    result = evaluate_one(captured, data, engines, keys, settings, Judge(reader))
+    result = _judged_capture(name, "tilt-12", Capture(tilt=-12.0), sample_entries, engines, keys, settings, reader)
     assert result.leaks == [], result
     assert result.status == "redacted", result

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
 import signal
@@ -22,15 +21,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymupdf
 import pytest
-from PIL import Image
 
 from redactor.config import Settings
 from redactor.record import KeyStore, verify_record
+
+from conftest import pages_pdf
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_docs"
@@ -49,6 +49,7 @@ TREE = {
     "id/2021/six pages.pdf": ("six passport pages", "done"),
 }
 NAMES = ("passport", "idcard back", "smeared", "notes", "broken", "empty", "six pages")
+COUNTS = Counter(status for _, status in TREE.values())  # how many files end in each state
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -67,18 +68,8 @@ def _content(kind: str) -> bytes:
     if kind == "empty":
         return b""
     if kind == "six passport pages":
-        return _six_passport_pages()
+        return pages_pdf((SAMPLES / "nl_passport_2021_scan300.jpg").read_bytes(), 6)
     return (SAMPLES / kind).read_bytes()
-
-
-def _six_passport_pages() -> bytes:
-    scan = (SAMPLES / "nl_passport_2021_scan300.jpg").read_bytes()
-    width, height = Image.open(io.BytesIO(scan)).size
-    doc = pymupdf.open()
-    for _ in range(6):
-        page = doc.new_page(width=width * 72 / 300, height=height * 72 / 300)
-        page.insert_image(page.rect, stream=scan)
-    return doc.tobytes(garbage=4, deflate=True)
 
 
 def make_tree(root: Path, tree: dict[str, tuple[str, str]] = TREE) -> dict[str, str]:
@@ -283,8 +274,7 @@ def test_the_user_sees_a_summary_and_clean_progress_lines_and_no_name_is_logged(
     proc = ray_run["proc"]
     summary = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.split()}
     for status in ("done", "needs_review", "failed"):  # processed in this run, and in total
-        count = str(sum(1 for _, s in TREE.values() if s == status))
-        assert summary[status] == [count, count], status
+        assert summary[status] == [str(COUNTS[status])] * 2, status
     assert "_sweep-report.csv" in proc.stdout
     assert "\r" not in proc.stderr  # no terminal: lines, not a redrawn bar
     assert f"redactor sweep: {len(TREE)}/{len(TREE)} documents" in proc.stderr and "documents/s" in proc.stderr
@@ -331,7 +321,7 @@ def test_delete_originals_on_a_rerun_removes_what_an_earlier_run_published(ray_r
 def test_local_engine_deletes_only_the_originals_of_published_copies(local_run: dict) -> None:
     proc, source, dest = local_run["proc"], local_run["source"], local_run["dest"]
     assert proc.returncode == 3, proc.stderr[-3000:]
-    assert "engine local, 2 workers" in proc.stdout and f"Originals deleted: {sum(1 for _, s in TREE.values() if s == 'done')}." in proc.stdout
+    assert "engine local, 2 workers" in proc.stdout and f"Originals deleted: {COUNTS['done']}." in proc.stdout
     assert_every_file_in_one_state(dest)
     assert_report(dest)
     rows = manifest_rows(dest)
